@@ -1,0 +1,265 @@
+//! Command-line parsing and dispatch. Each subcommand builds the stages it needs and runs them.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use dante::event::Event;
+use dante::keys::{Format, KeyExtractor, KeyId, Miner, MinerConfig, vocab};
+use dante::source::lines::{DEFAULT_MAX_LINE_BYTES, LineReader};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Insider-threat detection on the edge, from system logs.
+#[derive(Debug, Parser)]
+#[command(name = "dante", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Turn log lines into log keys: prints `line_no<TAB>key_id<TAB>template` per input line,
+    /// after all input is read, with each key's final template.
+    Parse(ParseArgs),
+    /// Run an evaluation on a public data set.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ParseArgs {
+    /// Header format: auto, syslog, raw, a Loghub format such as
+    /// "<Date> <Time> <Level> <Component>: <Content>", or regex:RE with a named group `message`.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Directory holding the vocabulary (vocab.json): loaded first, saved at the end, so ids stay
+    /// the same across runs.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Output rows as tab-separated values or as JSON lines with parameters and header fields.
+    #[arg(long, value_enum, default_value_t = Output::Tsv)]
+    output: Output,
+    /// Lines longer than this many bytes are cut and flagged.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
+    max_line_bytes: usize,
+    /// The most templates kept; beyond it the least recently seen is evicted (its id retired).
+    #[arg(long, default_value_t = MinerConfig::default().max_templates, value_name = "N")]
+    max_templates: usize,
+    /// Input files; standard input when none. Line numbers run on across files.
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Tsv,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Template-mining accuracy (GA, FGA, PA, FTA) and speed on Loghub-2k.
+    Loghub {
+        /// The folder that holds the systems' subfolders.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Settings file: {"System": {"log_file": ..., "log_format": ...}, ...}.
+        #[arg(long, value_name = "FILE")]
+        settings: PathBuf,
+        /// Also write the results as JSON here.
+        #[arg(long, value_name = "OUT")]
+        json: Option<PathBuf>,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Parse(args) => parse(args),
+        Command::Eval(EvalCommand::Loghub {
+            data,
+            settings,
+            json,
+        }) => {
+            let report = dante::eval::loghub::run(&data, &settings)?;
+            print!("{}", report.table());
+            if let Some(out) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&out, text + "\n")
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    lines: u64,
+    truncated: u64,
+    invalid_utf8: u64,
+}
+
+fn parse(args: ParseArgs) -> Result<ExitCode> {
+    let format: Format = args
+        .format
+        .parse()
+        .with_context(|| format!("--format {:?}", args.format))?;
+    let cfg = MinerConfig {
+        max_templates: args.max_templates,
+        ..MinerConfig::default()
+    };
+    let miner = match &args.state {
+        Some(dir) => vocab::load(dir, cfg)?,
+        None => Miner::new(cfg),
+    };
+    let mut stage = KeyExtractor::new(format, miner);
+    let json = args.output == Output::Json;
+    let mut keys: Vec<KeyId> = Vec::new();
+    // JSON rows need each line again at the end, to take parameters against the final template.
+    let mut kept: Vec<(String, bool)> = Vec::new();
+    let mut counts = Counts::default();
+    let mut failed = false;
+    let start = Instant::now();
+    let inputs: Vec<Option<&PathBuf>> = if args.files.is_empty() {
+        vec![None]
+    } else {
+        args.files.iter().map(Some).collect()
+    };
+    let mut buf = Vec::new();
+    for input in inputs {
+        let name = input.map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string());
+        let reader: Box<dyn BufRead> = match input {
+            None => Box::new(BufReader::with_capacity(1 << 18, io::stdin().lock())),
+            Some(path) => match File::open(path) {
+                Ok(f) => Box::new(BufReader::with_capacity(1 << 18, f)),
+                Err(e) => {
+                    eprintln!("dante: {name}: {e}");
+                    failed = true;
+                    continue;
+                }
+            },
+        };
+        let mut lines = LineReader::new(reader, args.max_line_bytes);
+        let mut line_no = 0u64;
+        loop {
+            let info = match lines.read_line(&mut buf) {
+                Ok(Some(info)) => info,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("dante: {name}: line {}: {e}", line_no + 1);
+                    failed = true;
+                    break;
+                }
+            };
+            line_no += 1;
+            counts.lines += 1;
+            counts.truncated += u64::from(info.truncated);
+            let line = match std::str::from_utf8(&buf) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => {
+                    counts.invalid_utf8 += 1;
+                    String::from_utf8_lossy(&buf)
+                }
+            };
+            keys.push(stage.key(&line));
+            if json {
+                kept.push((line.into_owned(), info.truncated));
+            }
+        }
+    }
+    let mine_secs = start.elapsed().as_secs_f64();
+
+    let templates = final_templates(stage.miner());
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 18, stdout);
+    let written = if json {
+        write_json(&mut out, &stage, &keys, &kept, &templates)
+    } else {
+        write_tsv(&mut out, &keys, &templates)
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => {}
+        // A closed pipe (`| head`) is not an error worth a message.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e).context("writing output"),
+    }
+    if let Some(dir) = &args.state {
+        vocab::save(stage.miner(), dir)?;
+    }
+    let evicted = stage.miner().evicted();
+    eprintln!(
+        "dante parse: {} lines, {} templates, {} truncated, {} invalid UTF-8, {} not matching the format, {} evicted; {:.3}s ({:.0} lines/s)",
+        counts.lines,
+        stage.miner().len(),
+        counts.truncated,
+        counts.invalid_utf8,
+        stage.unmatched(),
+        evicted,
+        mine_secs,
+        counts.lines as f64 / mine_secs.max(1e-9)
+    );
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Each live key's template, indexed by id. An evicted key has none.
+fn final_templates(miner: &Miner) -> Vec<Option<String>> {
+    let mut v = vec![None; miner.next_id() as usize];
+    for (id, slot) in v.iter_mut().enumerate() {
+        *slot = miner.template(id as KeyId);
+    }
+    v
+}
+
+fn write_tsv(out: &mut impl Write, keys: &[KeyId], templates: &[Option<String>]) -> io::Result<()> {
+    let mut n = itoa::Buffer::new();
+    let mut k = itoa::Buffer::new();
+    for (i, key) in keys.iter().enumerate() {
+        out.write_all(n.format(i + 1).as_bytes())?;
+        out.write_all(b"\t")?;
+        out.write_all(k.format(*key).as_bytes())?;
+        out.write_all(b"\t")?;
+        let t = templates[*key as usize].as_deref().unwrap_or("");
+        out.write_all(t.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    line: usize,
+    template: &'a str,
+    #[serde(flatten)]
+    event: Event,
+}
+
+fn write_json(
+    out: &mut impl Write,
+    stage: &KeyExtractor,
+    keys: &[KeyId],
+    kept: &[(String, bool)],
+    templates: &[Option<String>],
+) -> io::Result<()> {
+    for (i, ((line, truncated), key)) in kept.iter().zip(keys).enumerate() {
+        let decoded = stage.format().decode(line);
+        let mut event = stage.describe(&decoded, *key);
+        event.truncated = *truncated;
+        let row = JsonRow {
+            line: i + 1,
+            template: templates[*key as usize].as_deref().unwrap_or(""),
+            event,
+        };
+        serde_json::to_writer(&mut *out, &row)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Evaluations anyone can run: they read public data sets from paths and print what dante
+//! achieves on them. Slow evaluations live here, not in the tests.
+//!
+//! - [`loghub`]: template-mining accuracy (GA, FGA, PA, FTA) and speed on Loghub-2k.
+
+pub mod loghub;

@@ -1,0 +1,399 @@
+//! Header decoding: finding the message inside a log line before it is mined.
+//!
+//! Formats (`--format`, `[sources.<id>] format`):
+//!
+//! - `auto` (default): a line that looks like syslog (`<PRI>`, RFC 5424, or a BSD timestamp as in
+//!   `/var/log/auth.log`) is decoded with syslog_loose; any other line is mined whole.
+//! - `syslog`: every line through syslog_loose (RFC 3164 with or without `<PRI>`, RFC 5424).
+//! - `raw`: the whole line is the message.
+//! - `loghub:<fmt>` or any text with `<Content>` in it: the Loghub header syntax,
+//!   `<Date> <Time> <Level> <Component>: <Content>`. Each `<Field>` matches lazily, a run of
+//!   literal spaces matches one or more spaces, the rest is a regex fragment (`\[` and `(...)?` work
+//!   as in the Loghub settings), and the whole line is anchored.
+//! - `regex:<re>`: a regex with a named group `message` (or `content`); optional groups `host`,
+//!   `app`, `pid`, `user`, `timestamp`.
+//!
+//! A line that does not match its format is mined whole and flagged `matched = false`; it is never
+//! dropped.
+
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use regex::Regex;
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a format string was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The regex (given or built from a Loghub format) does not compile.
+    #[error("invalid format regex: {0}")]
+    Regex(#[from] regex::Error),
+    /// The format names no message field.
+    #[error(
+        "format has no message field: a Loghub format needs <Content>, a regex needs (?P<message>...)"
+    )]
+    NoMessage,
+}
+
+/// How to find the message in a line.
+#[derive(Debug, Clone)]
+pub enum Format {
+    /// Syslog when the line looks like it, otherwise the whole line.
+    Auto,
+    /// Always syslog.
+    Syslog,
+    /// The whole line.
+    Raw,
+    /// A regex with named groups, built from a Loghub format or given directly.
+    Fields(FieldFormat),
+}
+
+/// A compiled field format and the group indexes it uses.
+#[derive(Debug, Clone)]
+pub struct FieldFormat {
+    spec: String,
+    re: Regex,
+    message: usize,
+    host: Option<usize>,
+    app: Option<usize>,
+    pid: Option<usize>,
+    user: Option<usize>,
+}
+
+impl FieldFormat {
+    fn new(spec: String, re: Regex) -> Result<Self, FormatError> {
+        let find = |names: &[&str]| {
+            re.capture_names().enumerate().find_map(|(i, n)| {
+                n.filter(|n| names.iter().any(|w| n.eq_ignore_ascii_case(w)))
+                    .map(|_| i)
+            })
+        };
+        Ok(Self {
+            message: find(&["message", "content", "msg"]).ok_or(FormatError::NoMessage)?,
+            host: find(&["host", "hostname", "node"]),
+            app: find(&["app", "appname", "program", "component"]),
+            pid: find(&["pid", "procid"]),
+            user: find(&["user"]),
+            spec,
+            re,
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Auto => f.write_str("auto"),
+            Format::Syslog => f.write_str("syslog"),
+            Format::Raw => f.write_str("raw"),
+            Format::Fields(ff) => f.write_str(&ff.spec),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = FormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" | "" => Ok(Format::Auto),
+            "syslog" => Ok(Format::Syslog),
+            "raw" | "none" => Ok(Format::Raw),
+            _ => {
+                if let Some(re) = s.strip_prefix("regex:") {
+                    Format::regex(re)
+                } else {
+                    Format::loghub(s.strip_prefix("loghub:").unwrap_or(s))
+                }
+            }
+        }
+    }
+}
+
+impl Format {
+    /// A format from the Loghub header syntax.
+    pub fn loghub(fmt: &str) -> Result<Self, FormatError> {
+        let re = loghub_regex(fmt)?;
+        Ok(Format::Fields(FieldFormat::new(
+            format!("loghub:{fmt}"),
+            re,
+        )?))
+    }
+
+    /// A format from a regex with a named `message` group.
+    pub fn regex(re: &str) -> Result<Self, FormatError> {
+        Ok(Format::Fields(FieldFormat::new(
+            format!("regex:{re}"),
+            Regex::new(re)?,
+        )?))
+    }
+
+    /// Decodes `line` into its header fields and message.
+    pub fn decode<'a>(&self, line: &'a str) -> Decoded<'a> {
+        match self {
+            Format::Raw => Decoded::whole(line, true),
+            Format::Syslog => decode_syslog(line).unwrap_or_else(|| Decoded::whole(line, false)),
+            Format::Auto => {
+                if looks_like_syslog(line.as_bytes()) {
+                    decode_syslog(line).unwrap_or_else(|| Decoded::whole(line, true))
+                } else {
+                    Decoded::whole(line, true)
+                }
+            }
+            Format::Fields(ff) => match ff.re.captures(line) {
+                Some(caps) => {
+                    let get = |i: Option<usize>| i.and_then(|i| caps.get(i)).map(|m| m.as_str());
+                    Decoded {
+                        message: get(Some(ff.message)).unwrap_or(""),
+                        host: get(ff.host),
+                        app: get(ff.app),
+                        pid: get(ff.pid),
+                        user: get(ff.user),
+                        timestamp: None,
+                        matched: true,
+                    }
+                }
+                None => Decoded::whole(line, false),
+            },
+        }
+    }
+}
+
+/// What the header of one line says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded<'a> {
+    /// The message to mine.
+    pub message: &'a str,
+    /// The host that wrote the line.
+    pub host: Option<&'a str>,
+    /// The program (syslog tag, Loghub `Component`).
+    pub app: Option<&'a str>,
+    /// The process id.
+    pub pid: Option<&'a str>,
+    /// A user named by the header (regex formats only).
+    pub user: Option<&'a str>,
+    /// When the line was written, when the header says.
+    pub timestamp: Option<DateTime<FixedOffset>>,
+    /// False when the line did not match its format and is mined whole.
+    pub matched: bool,
+}
+
+impl<'a> Decoded<'a> {
+    fn whole(line: &'a str, matched: bool) -> Self {
+        Decoded {
+            message: line,
+            host: None,
+            app: None,
+            pid: None,
+            user: None,
+            timestamp: None,
+            matched,
+        }
+    }
+}
+
+/// Turns a Loghub header format into an anchored regex with one named group per field.
+fn loghub_regex(fmt: &str) -> Result<Regex, FormatError> {
+    let mut re = String::from("^");
+    let mut rest = fmt;
+    let mut content = false;
+    while !rest.is_empty() {
+        match field_at(rest) {
+            Some((name, len)) => {
+                content |= name == "Content";
+                // Field names become group names; anything a group name cannot hold is replaced.
+                let group: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                re.push_str(&format!("(?P<{group}>.*?)"));
+                rest = &rest[len..];
+            }
+            None => {
+                let next = rest[1..].find('<').map_or(rest.len(), |i| i + 1);
+                let literal = &rest[..next];
+                let mut spaces = false;
+                for ch in literal.chars() {
+                    if ch == ' ' {
+                        if !spaces {
+                            re.push_str(r"\s+");
+                        }
+                        spaces = true;
+                    } else {
+                        spaces = false;
+                        re.push(ch);
+                    }
+                }
+                rest = &rest[next..];
+            }
+        }
+    }
+    re.push('$');
+    if !content {
+        return Err(FormatError::NoMessage);
+    }
+    Ok(Regex::new(&re)?)
+}
+
+/// A `<Name>` at the start of `s`: the name and the length taken.
+fn field_at(s: &str) -> Option<(&str, usize)> {
+    let inner = s.strip_prefix('<')?;
+    let end = inner.find('>')?;
+    let name = &inner[..end];
+    (!name.is_empty() && !name.contains(['<', ' '])).then_some((name, end + 2))
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+/// A cheap test before the full syslog parser: `<PRI>`, or a BSD `Mmm dd hh:mm:ss` timestamp.
+pub fn looks_like_syslog(b: &[u8]) -> bool {
+    if let Some(rest) = b.strip_prefix(b"<") {
+        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+        return (1..=3).contains(&digits) && rest.get(digits) == Some(&b'>');
+    }
+    b.len() >= 16
+        && MONTHS.iter().any(|m| b[..3] == m[..])
+        && b[3] == b' '
+        && (b[4] == b' ' || b[4].is_ascii_digit())
+        && b[5].is_ascii_digit()
+        && b[6] == b' '
+        && b[7].is_ascii_digit()
+        && b[8].is_ascii_digit()
+        && b[9] == b':'
+}
+
+fn decode_syslog(line: &str) -> Option<Decoded<'_>> {
+    // Resolve a missing year so that no timestamp lands in the future (a December line read in
+    // January belongs to last year).
+    let now = Utc::now();
+    let year_of = move |(month, ..): syslog_loose::IncompleteDate| {
+        if month > now.month() {
+            now.year() - 1
+        } else {
+            now.year()
+        }
+    };
+    let msg = syslog_loose::parse_message_with_year(line, year_of, syslog_loose::Variant::Either);
+    if msg.timestamp.is_none() && msg.hostname.is_none() && msg.appname.is_none() {
+        return None;
+    }
+    Some(Decoded {
+        message: msg.msg,
+        host: msg.hostname,
+        app: msg.appname,
+        pid: msg.procid.as_ref().map(|p| match p {
+            syslog_loose::ProcId::PID(_) | syslog_loose::ProcId::Name(_) => {
+                // The pid's text lies in the line; find it rather than allocate.
+                procid_text(line, p)
+            }
+        }),
+        user: None,
+        timestamp: msg.timestamp,
+        matched: true,
+    })
+}
+
+fn procid_text<'a>(line: &'a str, p: &syslog_loose::ProcId<&'a str>) -> &'a str {
+    match p {
+        syslog_loose::ProcId::Name(s) => s,
+        syslog_loose::ProcId::PID(n) => {
+            let text = n.to_string();
+            line.find(&text).map_or("", |i| &line[i..i + text.len()])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_decodes_bsd_syslog() {
+        let f = Format::Auto;
+        let d = f.decode("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 1.2.3.4");
+        assert_eq!(d.message, "Invalid user webmaster from 1.2.3.4");
+        assert_eq!(d.host, Some("LabSZ"));
+        assert_eq!(d.app, Some("sshd"));
+        assert_eq!(d.pid, Some("24200"));
+        assert!(d.timestamp.is_some_and(|t| t <= Utc::now()));
+    }
+
+    #[test]
+    fn auto_decodes_pri_and_5424() {
+        let d =
+            Format::Auto.decode("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick");
+        assert_eq!(d.message, "'su root' failed for lonvick");
+        assert_eq!(d.app, Some("su"));
+        let d = Format::Auto
+            .decode("<165>1 2003-10-11T22:14:15.003Z host.example.com evntslog - ID47 - An event");
+        assert_eq!(d.message, "An event");
+        assert_eq!(d.host, Some("host.example.com"));
+    }
+
+    #[test]
+    fn auto_keeps_other_lines_whole() {
+        let line = "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1";
+        let d = Format::Auto.decode(line);
+        assert_eq!(d.message, line);
+        assert!(d.matched);
+    }
+
+    #[test]
+    fn loghub_format_extracts_content() {
+        let f: Format = r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>"
+            .parse()
+            .unwrap();
+        let d = f.decode("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown");
+        assert_eq!(d.message, "check pass; user unknown");
+        assert_eq!(d.app, Some("sshd(pam_unix)"));
+        let f: Format = "<Date> <Time>, <Level>                  <Component>    <Content>"
+            .parse()
+            .unwrap();
+        let d =
+            f.decode("2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack");
+        assert_eq!(d.message, "Loaded Servicing Stack");
+    }
+
+    #[test]
+    fn unmatched_lines_are_mined_whole_and_flagged() {
+        let f: Format = r"\[<Time>\] \[<Level>\] <Content>".parse().unwrap();
+        let d = f.decode("not an apache line");
+        assert_eq!(d.message, "not an apache line");
+        assert!(!d.matched);
+    }
+
+    #[test]
+    fn regex_format_needs_a_message_group() {
+        assert!(matches!(
+            "regex:^(?P<host>\\S+) .*$".parse::<Format>(),
+            Err(FormatError::NoMessage)
+        ));
+        let f: Format = r"regex:^(?P<host>\S+) (?P<message>.*)$".parse().unwrap();
+        assert_eq!(f.decode("h1 hello").message, "hello");
+        assert!(matches!(
+            "regex:(".parse::<Format>(),
+            Err(FormatError::Regex(_))
+        ));
+        assert!(matches!(
+            "<Date> <Time>".parse::<Format>(),
+            Err(FormatError::NoMessage)
+        ));
+    }
+
+    #[test]
+    fn sniffing_is_strict() {
+        assert!(looks_like_syslog(b"<13>hello"));
+        assert!(!looks_like_syslog(b"<abc>hello"));
+        assert!(looks_like_syslog(b"Jun  4 15:16:01 host x: y"));
+        assert!(!looks_like_syslog(b"June 4 something long enough"));
+        assert!(!looks_like_syslog(b""));
+    }
+}

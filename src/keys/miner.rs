@@ -1,0 +1,602 @@
+//! The online template miner: one pass, bounded work per line, stable key ids.
+//!
+//! Drain-class (He et al., ICWS'17) with three changes that remove per-dataset tuning:
+//!
+//! 1. Values are masked by shape before mining (see [`super::token`]), so the tree needs no
+//!    per-dataset regexes.
+//! 2. Similarity counts only the template's literal positions (`equal literals / literals`), so a
+//!    template that has become mostly `<*>` keeps attracting its lines; a line whose literals all
+//!    match always joins.
+//! 3. Generalising two different tokens keeps their common prefix up to a key delimiter and their
+//!    common suffix from a closing delimiter (`user=alice`, `user=bob` → `user=<*>`;
+//!    `(pid 12)`-style wrappers stay), so templates keep the printf shape.
+//!
+//! Candidates are found by (token count, first token) as in Drain, plus the bucket of templates
+//! whose first token is a variable. An exact-signature cache answers repeated shapes without
+//! comparing tokens at all; it is bounded and cleared when full.
+//!
+//! Ids are never reused: when `max_templates` is reached, the least recently seen template is
+//! evicted and its id retired; a later line of that shape gets a new id.
+
+use super::token::{Tokens, WILDCARD, hash_token, tokenize};
+use rustc_hash::FxHashMap;
+
+/// A stable integer id for a template. Ids start at 1; 0 is never assigned (the model uses it for
+/// "unknown key").
+pub type KeyId = u32;
+
+/// Miner settings. The defaults are the product's defaults, used for every system.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MinerConfig {
+    /// A line joins the most similar template when at least this share of the template's literal
+    /// tokens equal the line's.
+    pub similarity: f64,
+    /// The most templates kept; beyond it the least recently seen is evicted.
+    pub max_templates: usize,
+    /// The most exact shapes remembered by the fast path.
+    pub max_cache: usize,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        Self {
+            similarity: 0.5,
+            max_templates: 20_000,
+            max_cache: 1 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A constant token.
+    Literal,
+    /// Exactly `<*>`.
+    Wild,
+    /// A token with `<*>` and constant text around it (`uid=<*>`).
+    Partial,
+}
+
+fn kind_of(tok: &str) -> Kind {
+    if tok == WILDCARD {
+        Kind::Wild
+    } else if tok.contains(WILDCARD) {
+        Kind::Partial
+    } else {
+        Kind::Literal
+    }
+}
+
+/// One template and its statistics.
+#[derive(Debug, Clone)]
+pub(crate) struct Cluster {
+    pub(crate) id: KeyId,
+    pub(crate) tokens: Vec<Box<str>>,
+    hashes: Vec<u64>,
+    kinds: Vec<Kind>,
+    pub(crate) count: u64,
+    last_seen: u64,
+}
+
+impl Cluster {
+    pub(crate) fn new(id: KeyId, tokens: Vec<Box<str>>, count: u64) -> Self {
+        let hashes = tokens.iter().map(|t| hash_token(t)).collect();
+        let kinds = tokens.iter().map(|t| kind_of(t)).collect();
+        Self {
+            id,
+            tokens,
+            hashes,
+            kinds,
+            count,
+            last_seen: 0,
+        }
+    }
+
+    fn bucket_key(&self) -> BucketKey {
+        bucket_key(
+            self.tokens.len(),
+            self.tokens.first().map(|t| (&**t, self.hashes[0])),
+        )
+    }
+
+    /// The template as text: tokens joined by one space.
+    pub(crate) fn template(&self) -> String {
+        self.tokens.join(" ")
+    }
+}
+
+type BucketKey = (u32, u64);
+const VAR_BUCKET: u64 = 0;
+
+fn bucket_key(len: usize, first: Option<(&str, u64)>) -> BucketKey {
+    let first = match first {
+        Some((tok, hash)) if kind_of(tok) == Kind::Literal => hash | 1,
+        _ => VAR_BUCKET,
+    };
+    (len as u32, first)
+}
+
+/// The online template miner.
+#[derive(Debug, Clone)]
+pub struct Miner {
+    cfg: MinerConfig,
+    slots: Vec<Option<Cluster>>,
+    free: Vec<u32>,
+    by_id: FxHashMap<KeyId, u32>,
+    buckets: FxHashMap<BucketKey, Vec<u32>>,
+    cache: FxHashMap<u64, (u32, KeyId)>,
+    next_id: KeyId,
+    clock: u64,
+    evicted: u64,
+    scratch: Tokens,
+}
+
+impl Default for Miner {
+    fn default() -> Self {
+        Self::new(MinerConfig::default())
+    }
+}
+
+impl Miner {
+    /// An empty miner.
+    pub fn new(cfg: MinerConfig) -> Self {
+        Self {
+            cfg,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: FxHashMap::default(),
+            buckets: FxHashMap::default(),
+            cache: FxHashMap::default(),
+            next_id: 1,
+            clock: 0,
+            evicted: 0,
+            scratch: Tokens::default(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &MinerConfig {
+        &self.cfg
+    }
+
+    /// Assigns `msg` a key, creating or generalising a template as needed.
+    pub fn mine(&mut self, msg: &str) -> KeyId {
+        let mut toks = std::mem::take(&mut self.scratch);
+        tokenize(msg, &mut toks);
+        let id = self.mine_tokens(&toks);
+        self.scratch = toks;
+        id
+    }
+
+    /// Assigns already tokenised `toks` a key.
+    pub fn mine_tokens(&mut self, toks: &Tokens) -> KeyId {
+        self.clock += 1;
+        let sig = toks.signature();
+        if let Some(&(slot, id)) = self.cache.get(&sig)
+            && let Some(Some(c)) = self.slots.get_mut(slot as usize)
+            && c.id == id
+        {
+            c.count += 1;
+            c.last_seen = self.clock;
+            return id;
+        }
+        let slot = match self.best_match(toks) {
+            Some(slot) => {
+                self.merge(slot, toks);
+                slot
+            }
+            None => self.create(toks),
+        };
+        let c = self.slots[slot as usize]
+            .as_mut()
+            .expect("slot chosen above is live");
+        c.count += 1;
+        c.last_seen = self.clock;
+        let id = c.id;
+        if self.cache.len() >= self.cfg.max_cache {
+            self.cache.clear();
+        }
+        self.cache.insert(sig, (slot, id));
+        id
+    }
+
+    /// Finds the key `msg` would get without changing anything: the template whose pattern
+    /// matches it exactly (literals equal, variables anywhere), if any.
+    pub fn lookup(&self, msg: &str) -> Option<KeyId> {
+        let mut toks = Tokens::default();
+        tokenize(msg, &mut toks);
+        if let Some(&(slot, id)) = self.cache.get(&toks.signature())
+            && self.cluster_at(slot).is_some_and(|c| c.id == id)
+        {
+            return Some(id);
+        }
+        self.candidates(&toks)
+            .filter_map(|slot| self.cluster_at(slot))
+            .find(|c| similarity(c, &toks) >= 1.0)
+            .map(|c| c.id)
+    }
+
+    fn cluster_at(&self, slot: u32) -> Option<&Cluster> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn candidates<'a>(&'a self, toks: &Tokens) -> impl Iterator<Item = u32> + 'a {
+        let own = bucket_key(
+            toks.len(),
+            (!toks.is_empty()).then(|| (toks.get(0), toks.hash(0))),
+        );
+        let var = (own.0, VAR_BUCKET);
+        let first = self.buckets.get(&own).into_iter().flatten();
+        let second = (own != var)
+            .then(|| self.buckets.get(&var))
+            .flatten()
+            .into_iter()
+            .flatten();
+        first.chain(second).copied()
+    }
+
+    fn best_match(&self, toks: &Tokens) -> Option<u32> {
+        let mut best: Option<(f64, usize, u32)> = None;
+        for slot in self.candidates(toks) {
+            let Some(c) = self.cluster_at(slot) else {
+                continue;
+            };
+            let sim = similarity(c, toks);
+            let wild = c.kinds.iter().filter(|k| **k != Kind::Literal).count();
+            if best.is_none_or(|(s, w, _)| sim > s || (sim == s && wild > w)) {
+                best = Some((sim, wild, slot));
+            }
+        }
+        best.filter(|(sim, _, _)| *sim >= self.cfg.similarity)
+            .map(|(_, _, slot)| slot)
+    }
+
+    fn merge(&mut self, slot: u32, toks: &Tokens) {
+        let c = self.slots[slot as usize].as_mut().expect("live slot");
+        let old_key = c.bucket_key();
+        for i in 0..c.tokens.len() {
+            if c.hashes[i] == toks.hash(i) || c.kinds[i] == Kind::Wild {
+                continue;
+            }
+            if c.kinds[i] == Kind::Partial && partial_match(&c.tokens[i], toks.get(i)) {
+                continue;
+            }
+            let g = generalize(&c.tokens[i], toks.get(i));
+            c.hashes[i] = hash_token(&g);
+            c.kinds[i] = kind_of(&g);
+            c.tokens[i] = g.into_boxed_str();
+        }
+        let new_key = c.bucket_key();
+        if new_key != old_key {
+            if let Some(v) = self.buckets.get_mut(&old_key) {
+                v.retain(|s| *s != slot);
+            }
+            self.buckets.entry(new_key).or_default().push(slot);
+        }
+    }
+
+    fn create(&mut self, toks: &Tokens) -> u32 {
+        if self.by_id.len() >= self.cfg.max_templates.max(1) {
+            self.evict_lru();
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.saturating_add(1);
+        let tokens = toks.iter().map(Box::from).collect();
+        self.insert(Cluster::new(id, tokens, 0))
+    }
+
+    /// Places a cluster in a slot and indexes it.
+    pub(crate) fn insert(&mut self, c: Cluster) -> u32 {
+        let key = c.bucket_key();
+        let id = c.id;
+        self.next_id = self.next_id.max(id.saturating_add(1));
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(c);
+                s
+            }
+            None => {
+                self.slots.push(Some(c));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_id.insert(id, slot);
+        self.buckets.entry(key).or_default().push(slot);
+        slot
+    }
+
+    fn evict_lru(&mut self) {
+        let victim = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (c.last_seen, c.count, i)))
+            .min();
+        let Some((_, _, slot)) = victim else { return };
+        let c = self.slots[slot].take().expect("victim is live");
+        self.by_id.remove(&c.id);
+        if let Some(v) = self.buckets.get_mut(&c.bucket_key()) {
+            v.retain(|s| *s as usize != slot);
+        }
+        self.free.push(slot as u32);
+        self.evicted += 1;
+    }
+
+    /// The current template of `id`, if it is live.
+    pub fn template(&self, id: KeyId) -> Option<String> {
+        self.get(id).map(Cluster::template)
+    }
+
+    /// The template tokens of `id`, if it is live.
+    pub fn template_tokens(&self, id: KeyId) -> Option<&[Box<str>]> {
+        self.get(id).map(|c| &c.tokens[..])
+    }
+
+    pub(crate) fn get(&self, id: KeyId) -> Option<&Cluster> {
+        self.by_id.get(&id).and_then(|&s| self.cluster_at(s))
+    }
+
+    /// Live templates, in id order.
+    pub(crate) fn clusters(&self) -> Vec<&Cluster> {
+        let mut v: Vec<&Cluster> = self.slots.iter().flatten().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// Number of live templates.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when no template is known.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// The id the next new template will get.
+    pub fn next_id(&self) -> KeyId {
+        self.next_id
+    }
+
+    pub(crate) fn set_next_id(&mut self, next: KeyId) {
+        self.next_id = self.next_id.max(next);
+    }
+
+    /// Templates evicted since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Approximate heap bytes held by the templates (tokens, hashes, indexes), not the cache.
+    pub fn template_bytes(&self) -> usize {
+        self.slots
+            .iter()
+            .flatten()
+            .map(|c| {
+                std::mem::size_of::<Cluster>()
+                    + c.tokens
+                        .iter()
+                        .map(|t| t.len() + std::mem::size_of::<Box<str>>())
+                        .sum::<usize>()
+                    + c.hashes.len() * 8
+                    + c.kinds.len()
+                    + 3 * 8 // index entries
+            })
+            .sum()
+    }
+}
+
+/// Share of the template's non-`<*>` tokens that the line matches; 1.0 when there are none.
+fn similarity(c: &Cluster, toks: &Tokens) -> f64 {
+    let (mut literals, mut equal) = (0u32, 0u32);
+    for i in 0..c.tokens.len() {
+        match c.kinds[i] {
+            Kind::Wild => {}
+            Kind::Literal => {
+                literals += 1;
+                equal += u32::from(c.hashes[i] == toks.hash(i));
+            }
+            Kind::Partial => {
+                literals += 1;
+                equal += u32::from(
+                    c.hashes[i] == toks.hash(i) || partial_match(&c.tokens[i], toks.get(i)),
+                );
+            }
+        }
+    }
+    if literals == 0 {
+        1.0
+    } else {
+        f64::from(equal) / f64::from(literals)
+    }
+}
+
+/// Whether `tok` fits `pattern`, a token with `<*>` in it: the pieces between the wildcards
+/// appear in order, the first at the start and the last at the end.
+pub(crate) fn partial_match(pattern: &str, tok: &str) -> bool {
+    split_values(pattern, tok).is_some()
+}
+
+/// The values that the wildcards of `pattern` stand for in `tok`, or `None` when `tok` does not
+/// fit. Each wildcard takes the shortest text up to the next constant piece.
+pub(crate) fn split_values<'t>(pattern: &str, tok: &'t str) -> Option<Vec<&'t str>> {
+    let mut pieces = pattern.split(WILDCARD);
+    let head = pieces.next().unwrap_or("");
+    let mut rest = tok.strip_prefix(head)?;
+    let pieces: Vec<&str> = pieces.collect();
+    let mut values = Vec::with_capacity(pieces.len());
+    for (n, piece) in pieces.iter().enumerate() {
+        if n + 1 == pieces.len() {
+            let v = rest.strip_suffix(piece)?;
+            values.push(v);
+            rest = "";
+        } else if piece.is_empty() {
+            values.push("");
+        } else {
+            let at = rest.find(piece)?;
+            values.push(&rest[..at]);
+            rest = &rest[at + piece.len()..];
+        }
+    }
+    rest.is_empty().then_some(values)
+}
+
+#[inline]
+fn keeps_prefix(b: u8) -> bool {
+    matches!(
+        b,
+        b'=' | b':' | b'(' | b'[' | b'{' | b'"' | b'\'' | b',' | b'@' | b'#' | b'|' | b';'
+    )
+}
+
+#[inline]
+fn keeps_suffix(b: u8) -> bool {
+    matches!(
+        b,
+        b')' | b']' | b'}' | b'"' | b'\'' | b',' | b':' | b';' | b'.' | b'|'
+    )
+}
+
+/// The most specific token that both `a` (a template token) and `b` fit: their common prefix up to
+/// a key delimiter, `<*>`, their common suffix from a closing delimiter.
+pub(crate) fn generalize(a: &str, b: &str) -> String {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let mut p = x.iter().zip(y).take_while(|(l, r)| l == r).count();
+    while p > 0 && !keeps_prefix(x[p - 1]) {
+        p -= 1;
+    }
+    let max_s = x.len().min(y.len()) - p;
+    let mut s = x
+        .iter()
+        .rev()
+        .zip(y.iter().rev())
+        .take(max_s)
+        .take_while(|(l, r)| l == r)
+        .count();
+    while s > 0 && !keeps_suffix(x[x.len() - s]) {
+        s -= 1;
+    }
+    // Never cut into a wildcard already in the prefix or suffix.
+    let head = &a[..p];
+    let tail = &a[a.len() - s..];
+    let mut out = String::with_capacity(p + 3 + s);
+    out.push_str(head);
+    out.push_str(WILDCARD);
+    out.push_str(tail);
+    while out.contains("<*><*>") {
+        out = out.replace("<*><*>", WILDCARD);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mine_all(m: &mut Miner, lines: &[&str]) -> Vec<KeyId> {
+        lines.iter().map(|l| m.mine(l)).collect()
+    }
+
+    #[test]
+    fn variants_of_one_template_share_a_key() {
+        let mut m = Miner::default();
+        let ids = mine_all(
+            &mut m,
+            &[
+                "Invalid user webmaster from 173.234.31.186",
+                "Invalid user test from 10.0.0.2",
+                "Invalid user oracle from 10.0.0.3",
+                "Connection closed by 10.0.0.3 [preauth]",
+            ],
+        );
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(ids[1], ids[2]);
+        assert_ne!(ids[0], ids[3]);
+        assert_eq!(m.template(ids[0]).unwrap(), "Invalid user <*> from <*>");
+        assert_eq!(
+            m.template(ids[3]).unwrap(),
+            "Connection closed by <*> [preauth]"
+        );
+    }
+
+    #[test]
+    fn ids_are_stable_as_templates_generalise() {
+        let mut m = Miner::default();
+        let a = m.mine("session opened for user alice by sshd");
+        let b = m.mine("session opened for user bob by sshd");
+        let c = m.mine("session opened for user carol by sshd");
+        assert_eq!((a, a), (b, c));
+        assert_eq!(
+            m.template(a).unwrap(),
+            "session opened for user <*> by sshd"
+        );
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn key_value_keeps_the_key() {
+        assert_eq!(generalize("user=alice", "user=bob"), "user=<*>");
+        assert_eq!(
+            generalize("name=com.android.x", "name=com.tencent.y"),
+            "name=<*>"
+        );
+        assert_eq!(generalize("(alice)", "(bob)"), "(<*>)");
+        assert_eq!(generalize("blk_-<*>", "blk_<*>"), "<*>");
+        assert_eq!(generalize("foo", "<*>"), "<*>");
+        assert_eq!(generalize("uid=<*>", "uid=bob"), "uid=<*>");
+    }
+
+    #[test]
+    fn partial_patterns_split_values() {
+        assert_eq!(split_values("uid=<*>,", "uid=42,"), Some(vec!["42"]));
+        assert_eq!(
+            split_values("<*>:<*>", "10.0.0.1:22"),
+            Some(vec!["10.0.0.1", "22"])
+        );
+        assert_eq!(split_values("uid=<*>", "gid=3"), None);
+        assert_eq!(split_values("<*>", "anything"), Some(vec!["anything"]));
+    }
+
+    #[test]
+    fn different_templates_stay_apart() {
+        let mut m = Miner::default();
+        let ids = mine_all(
+            &mut m,
+            &[
+                "PacketResponder 1 for block blk_1 terminating",
+                "Receiving block blk_2 src: /10.0.0.1:50010 dest: /10.0.0.2:50010",
+                "PacketResponder 2 for block blk_3 terminating",
+            ],
+        );
+        assert_eq!(ids[0], ids[2]);
+        assert_ne!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn cap_evicts_least_recent_and_never_reuses_ids() {
+        let cfg = MinerConfig {
+            max_templates: 2,
+            ..MinerConfig::default()
+        };
+        let mut m = Miner::new(cfg);
+        let a = m.mine("alpha one two");
+        let b = m.mine("beta three four five");
+        m.mine("alpha one two");
+        let c = m.mine("gamma x y z w v");
+        assert_eq!(m.len(), 2);
+        assert!(m.template(b).is_none(), "b was least recently seen");
+        assert!(m.template(a).is_some());
+        let b2 = m.mine("beta three four five");
+        assert!(b2 > c && b2 != b, "an evicted id is retired");
+        assert_eq!(m.evicted(), 2);
+    }
+
+    #[test]
+    fn lookup_does_not_create() {
+        let mut m = Miner::default();
+        let a = m.mine("disk sda1 full at 99%");
+        assert_eq!(m.lookup("disk sda1 full at 12%"), Some(a));
+        assert_eq!(m.lookup("something else entirely"), None);
+        assert_eq!(m.len(), 1);
+    }
+}

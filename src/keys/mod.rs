@@ -1,0 +1,94 @@
+//! Keys on the edge: every line becomes a log key, the printf-style template that printed it.
+//!
+//! Takes a line (text), gives a [`KeyId`], the template (`Accepted password for <*> from <*> port
+//! <*> ssh2`) and the typed parameter values. The stage has three parts:
+//!
+//! - [`header`]: find the message inside the line (syslog, the Loghub header syntax, a regex);
+//! - [`token`] and [`miner`]: mask values by shape, then mine templates online (Drain-class, one
+//!   pass, bounded work per line);
+//! - [`vocab`]: save and reload ids and templates atomically, so ids mean the same after a restart.
+//!
+//! State: the templates (at most `max_templates`, least recently seen evicted, ids never reused)
+//! and a bounded cache of exact shapes. Bad input never fails here: invalid UTF-8 is replaced
+//! before it arrives, NUL and CR count as spaces, a line that does not match its format is mined
+//! whole and flagged.
+
+pub mod header;
+pub mod miner;
+pub mod params;
+pub mod token;
+pub mod vocab;
+
+pub use header::{Decoded, Format, FormatError};
+pub use miner::{KeyId, Miner, MinerConfig};
+
+use crate::event::Event;
+
+/// Header decoding and mining together: the keys stage as the agent uses it.
+#[derive(Debug, Clone)]
+pub struct KeyExtractor {
+    format: Format,
+    miner: Miner,
+    unmatched: u64,
+}
+
+impl KeyExtractor {
+    /// A stage with the given header format and miner (fresh or loaded from a vocabulary).
+    pub fn new(format: Format, miner: Miner) -> Self {
+        Self {
+            format,
+            miner,
+            unmatched: 0,
+        }
+    }
+
+    /// Decodes `line` and assigns its message a key.
+    pub fn key(&mut self, line: &str) -> KeyId {
+        let d = self.format.decode(line);
+        self.unmatched += u64::from(!d.matched);
+        self.miner.mine(d.message)
+    }
+
+    /// Decodes and keys `line` into an [`Event`] with its parameters.
+    pub fn event(&mut self, line: &str) -> Event {
+        let d = self.format.decode(line);
+        self.unmatched += u64::from(!d.matched);
+        let key = self.miner.mine(d.message);
+        self.describe(&d, key)
+    }
+
+    /// The event for an already keyed line, with parameters taken against the current template.
+    pub fn describe(&self, d: &Decoded<'_>, key: KeyId) -> Event {
+        let params = self
+            .miner
+            .template_tokens(key)
+            .map(|t| params::extract(d.message, t))
+            .unwrap_or_default();
+        Event {
+            timestamp: d.timestamp,
+            host: d.host.map(str::to_string),
+            app: d.app.map(str::to_string),
+            pid: d.pid.map(str::to_string),
+            message: d.message.to_string(),
+            key,
+            params,
+            truncated: false,
+            unmatched: !d.matched,
+        }
+    }
+
+    /// The header format.
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    /// The miner and its templates.
+    pub fn miner(&self) -> &Miner {
+        &self.miner
+    }
+
+    /// Lines that did not match the header format so far.
+    pub fn unmatched(&self) -> u64 {
+        self.unmatched
+    }
+}

@@ -1,0 +1,194 @@
+//! Parameter values: aligning a message with its template and typing each value.
+
+use super::miner::split_values;
+use super::token::{Tokens, WILDCARD, tokenize};
+use crate::event::{Param, ParamKind};
+use std::net::IpAddr;
+
+/// The values of `msg` under `template` (its tokens), in order. A token that does not fit its
+/// template token (the template changed since) is taken whole.
+pub fn extract(msg: &str, template: &[Box<str>]) -> Vec<Param> {
+    let mut toks = Tokens::default();
+    tokenize(msg, &mut toks);
+    let mut out = Vec::new();
+    if toks.len() != template.len() {
+        return out;
+    }
+    let mut prev: Option<&str> = None;
+    for (i, pat) in template.iter().enumerate() {
+        if pat.contains(WILDCARD) {
+            let raw = &msg[toks.raw_span(i)];
+            let values = if &**pat == WILDCARD {
+                vec![raw]
+            } else {
+                split_values(pat, raw).unwrap_or_else(|| vec![raw])
+            };
+            let key = pat
+                .split(WILDCARD)
+                .next()
+                .filter(|k| !k.is_empty())
+                .or(prev);
+            out.extend(values.into_iter().map(|v| Param {
+                kind: classify(v, key),
+                value: v.to_string(),
+            }));
+        }
+        prev = Some(pat);
+    }
+    out
+}
+
+/// The kind of `value`; `before` is the template text just before it (`user`, `uid=`…).
+pub fn classify(value: &str, before: Option<&str>) -> ParamKind {
+    let v = value.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | '"' | '\'' | ','));
+    let b = v.as_bytes();
+    if b.is_empty() {
+        return ParamKind::Text;
+    }
+    if v.contains("://") {
+        return ParamKind::Url;
+    }
+    if is_ip(v) {
+        return ParamKind::Ip;
+    }
+    if is_uuid(b) {
+        return ParamKind::Uuid;
+    }
+    if v.parse::<f64>().is_ok() && b.iter().any(u8::is_ascii_digit) {
+        return ParamKind::Number;
+    }
+    if let Some(kind) = number_with_unit(v) {
+        return kind;
+    }
+    if b[0] == b'/' || (b.len() > 2 && b[1] == b':' && b[2] == b'\\') {
+        return ParamKind::Path;
+    }
+    if (v.starts_with("0x") || v.starts_with("0X")) && b.len() > 2 {
+        return ParamKind::Hex;
+    }
+    if b.len() >= 6 && b.iter().all(u8::is_ascii_hexdigit) && b.iter().any(u8::is_ascii_digit) {
+        return ParamKind::Hex;
+    }
+    if b[0].is_ascii_digit()
+        && b.iter().all(|c| {
+            c.is_ascii_digit() || matches!(c, b'-' | b':' | b'/' | b'.' | b',' | b'T' | b'Z' | b'+')
+        })
+    {
+        return ParamKind::Time;
+    }
+    if let Some(at) = v.find('@')
+        && at > 0
+        && v[at + 1..].contains('.')
+    {
+        return ParamKind::Email;
+    }
+    let user_word = before.is_some_and(|w| {
+        let w = w.trim_end_matches(['=', ':']).to_ascii_lowercase();
+        matches!(
+            w.as_str(),
+            "user" | "for" | "username" | "ruser" | "logname" | "by" | "account" | "uname"
+        )
+    });
+    if user_word && b[0].is_ascii_alphabetic() {
+        return ParamKind::User;
+    }
+    ParamKind::Text
+}
+
+fn is_ip(v: &str) -> bool {
+    if v.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    // `addr:port` and `[v6]:port`
+    v.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok()
+            && host
+                .trim_start_matches('/')
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok()
+    }) || v.strip_prefix('/').is_some_and(is_ip)
+}
+
+fn is_uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+fn number_with_unit(v: &str) -> Option<ParamKind> {
+    let split = v.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = v.split_at(split);
+    if num.is_empty() || num.parse::<f64>().is_err() {
+        return None;
+    }
+    match unit.to_ascii_lowercase().as_str() {
+        "ns" | "us" | "µs" | "ms" | "s" | "sec" | "secs" | "m" | "min" | "h" | "d" => {
+            Some(ParamKind::Duration)
+        }
+        "b" | "k" | "kb" | "kib" | "mb" | "mib" | "g" | "gb" | "gib" | "tb" | "tib" => {
+            Some(ParamKind::Size)
+        }
+        "%" => Some(ParamKind::Number),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tpl(s: &str) -> Vec<Box<str>> {
+        s.split(' ').map(Box::from).collect()
+    }
+
+    #[test]
+    fn values_align_with_the_template() {
+        let p = extract(
+            "Accepted password for alice from 10.0.0.1 port 22 ssh2",
+            &tpl("Accepted password for <*> from <*> port <*> ssh2"),
+        );
+        let got: Vec<_> = p.iter().map(|p| (p.value.as_str(), p.kind)).collect();
+        assert_eq!(
+            got,
+            [
+                ("alice", ParamKind::User),
+                ("10.0.0.1", ParamKind::Ip),
+                ("22", ParamKind::Number)
+            ]
+        );
+        let p = extract("state (HWID=1973) done", &tpl("state (HWID=<*>) done"));
+        assert_eq!(p[0].value, "1973");
+    }
+
+    #[test]
+    fn kinds_by_shape() {
+        assert_eq!(classify("12ms", None), ParamKind::Duration);
+        assert_eq!(classify("3.5MB", None), ParamKind::Size);
+        assert_eq!(classify("/var/log/x", None), ParamKind::Path);
+        assert_eq!(classify("0x1f", None), ParamKind::Hex);
+        assert_eq!(classify("9f4ef63", None), ParamKind::Hex);
+        assert_eq!(classify("2024-01-02T10:11:12Z", None), ParamKind::Time);
+        assert_eq!(classify("10.0.0.1:22", None), ParamKind::Ip);
+        assert_eq!(classify("fe80::1", None), ParamKind::Ip);
+        assert_eq!(classify("a@b.org", None), ParamKind::Email);
+        assert_eq!(
+            classify("550e8400-e29b-41d4-a716-446655440000", None),
+            ParamKind::Uuid
+        );
+        assert_eq!(classify("https://x", None), ParamKind::Url);
+        assert_eq!(classify("bob", Some("user")), ParamKind::User);
+        assert_eq!(classify("bob", Some("from")), ParamKind::Text);
+    }
+
+    #[test]
+    fn a_changed_shape_gives_no_values_rather_than_wrong_ones() {
+        assert!(extract("a b c", &tpl("a <*>")).is_empty());
+    }
+}

@@ -1,0 +1,504 @@
+//! Tokenising a message and masking the values that are variables by their shape alone.
+//!
+//! A message is split on whitespace (runs of spaces, tabs, CR, LF, NUL collapse). Each token is
+//! normalised into the text the miner compares:
+//!
+//! - a token whose core (the token without wrapping brackets, quotes and trailing punctuation) is a
+//!   value by shape becomes `<*>`, keeping the wrapping: numbers, dates, times, durations and sizes
+//!   (`12ms`, `3.5MB`), IPv4/IPv6 with port, hex (`0x1f`, `9f4ef63`), UUIDs and MACs, versions
+//!   (`v6.1.7601`), absolute paths, URLs, e-mail addresses;
+//! - `key=value` keeps `key=` when the value is such a value;
+//! - otherwise the token is cut at delimiters and each all-digit piece becomes `<*>`
+//!   (`(HWID=1973)` → `(HWID=<*>)`, `node-246` → `node-<*>`, but `ssh2` stays), as do the words
+//!   `true`, `false`, `null`, `root`, `admin` (Khan et al., ICSE'22, the conventions of the
+//!   corrected Loghub templates); `<*>.<*>` and `<*><*>` collapse.
+//!
+//! The work is one pass over the bytes of each token; nothing is allocated once the buffers have
+//! grown to the longest message seen.
+
+use rustc_hash::FxHasher;
+use std::hash::Hasher;
+
+/// The text that stands for one variable in a template.
+pub const WILDCARD: &str = "<*>";
+
+/// A message cut into normalised tokens, kept in reusable buffers.
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    text: String,
+    ends: Vec<u32>,
+    raw: Vec<(u32, u32)>,
+    hashes: Vec<u64>,
+}
+
+impl Tokens {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when the message had no token.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The normalised text of token `i`.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// The hash of token `i`'s normalised text.
+    pub fn hash(&self, i: usize) -> u64 {
+        self.hashes[i]
+    }
+
+    /// The byte range of token `i` in the message it came from.
+    pub fn raw_span(&self, i: usize) -> std::ops::Range<usize> {
+        let (s, e) = self.raw[i];
+        s as usize..e as usize
+    }
+
+    /// A hash of the whole normalised token sequence: equal sequences, equal signatures.
+    pub fn signature(&self) -> u64 {
+        let mut h = FxHasher::default();
+        h.write_usize(self.hashes.len());
+        for &x in &self.hashes {
+            h.write_u64(x);
+        }
+        h.finish()
+    }
+
+    /// Iterates over the normalised tokens.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.raw.clear();
+        self.hashes.clear();
+    }
+}
+
+/// Hash of one normalised token, the same function the miner uses for template tokens.
+pub fn hash_token(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(s.as_bytes());
+    // Mix the length in so that short tokens spread well.
+    h.write_usize(s.len());
+    h.finish()
+}
+
+/// Splits `msg` into normalised tokens, replacing the previous content of `out`.
+pub fn tokenize(msg: &str, out: &mut Tokens) {
+    out.clear();
+    let bytes = msg.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && is_space(bytes[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && !is_space(bytes[i]) {
+            i += 1;
+        }
+        if start == i {
+            break;
+        }
+        // Both ends sit next to ASCII whitespace or the string ends, so they are char boundaries.
+        let tok = &msg[start..i];
+        let from = out.text.len();
+        normalize_token(tok, &mut out.text);
+        out.hashes.push(hash_token(&out.text[from..]));
+        out.ends.push(out.text.len() as u32);
+        out.raw.push((start as u32, i as u32));
+    }
+}
+
+#[inline]
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0)
+}
+
+/// Delimiters that cut a token into pieces (Khan et al.'s token delimiters).
+#[inline]
+pub(crate) fn is_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b',' | b'!'
+            | b';'
+            | b':'
+            | b'='
+            | b'|'
+            | b'"'
+            | b'\''
+            | b'['
+            | b']'
+            | b'('
+            | b')'
+            | b'{'
+            | b'}'
+            | b'.'
+            | b'-'
+            | b'+'
+            | b'@'
+            | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+    )
+}
+
+/// Delimiters around path-like pieces: the token delimiters without `. - + @ # $ % &`.
+#[inline]
+fn is_path_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b',' | b'!'
+            | b';'
+            | b':'
+            | b'='
+            | b'|'
+            | b'"'
+            | b'\''
+            | b'['
+            | b']'
+            | b'('
+            | b')'
+            | b'{'
+            | b'}'
+    )
+}
+
+#[inline]
+fn is_lead_wrap(b: u8) -> bool {
+    matches!(b, b'(' | b'[' | b'{' | b'"' | b'\'')
+}
+
+#[inline]
+fn is_trail_wrap(b: u8) -> bool {
+    matches!(
+        b,
+        b')' | b']' | b'}' | b'"' | b'\'' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+    )
+}
+
+/// Words that the corrected Loghub templates always treat as values (Khan et al.'s BL and US).
+#[inline]
+fn is_value_word(s: &[u8]) -> bool {
+    match s.len() {
+        4 => {
+            s.eq_ignore_ascii_case(b"true")
+                || s.eq_ignore_ascii_case(b"null")
+                || s.eq_ignore_ascii_case(b"root")
+        }
+        5 => s.eq_ignore_ascii_case(b"false") || s.eq_ignore_ascii_case(b"admin"),
+        _ => false,
+    }
+}
+
+/// Appends the normalised form of `tok` to `out`.
+fn normalize_token(tok: &str, out: &mut String) {
+    let b = tok.as_bytes();
+    // Fast path: a plain word, the most common token.
+    if b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'_') {
+        if is_value_word(b) {
+            out.push_str(WILDCARD);
+        } else {
+            out.push_str(tok);
+        }
+        return;
+    }
+    if tok.contains(WILDCARD) {
+        // Already a template token (re-mining a template): keep it as it is.
+        out.push_str(tok);
+        return;
+    }
+    let mut lead = 0;
+    while lead < b.len() && is_lead_wrap(b[lead]) {
+        lead += 1;
+    }
+    let mut end = b.len();
+    while end > lead && is_trail_wrap(b[end - 1]) {
+        end -= 1;
+    }
+    let core = &b[lead..end];
+    if core.is_empty() {
+        out.push_str(tok);
+        return;
+    }
+    if is_value(core) {
+        out.push_str(&tok[..lead]);
+        out.push_str(WILDCARD);
+        out.push_str(&tok[end..]);
+        return;
+    }
+    // `key=value` with a value by shape keeps the key.
+    if let Some(eq) = memchr::memchr(b'=', core)
+        && eq > 0
+        && eq + 1 < core.len()
+    {
+        let value = &core[eq + 1..];
+        if is_value(value) || is_value_word(value) {
+            out.push_str(&tok[..lead + eq + 1]);
+            out.push_str(WILDCARD);
+            out.push_str(&tok[end..]);
+            return;
+        }
+    }
+    let from = out.len();
+    mask_pieces(tok, out);
+    collapse_wildcards(out, from);
+}
+
+/// Khan et al.'s path rule and digit rule, piece by piece.
+fn mask_pieces(tok: &str, out: &mut String) {
+    let b = tok.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if is_path_delim(b[i]) {
+            out.push(b[i] as char);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !is_path_delim(b[i]) {
+            i += 1;
+        }
+        let piece = &tok[start..i];
+        if is_abs_path(piece.as_bytes()) {
+            out.push_str(WILDCARD);
+        } else {
+            mask_digits(piece, out);
+        }
+    }
+}
+
+fn mask_digits(piece: &str, out: &mut String) {
+    let b = piece.as_bytes();
+    let mut i = 0;
+    // `/` cuts here too, so that `2016/9/27` and `HTTP/1.1` expose their numbers.
+    let cut = |c: u8| is_delim(c) || c == b'/';
+    while i < b.len() {
+        if cut(b[i]) {
+            out.push(b[i] as char);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !cut(b[i]) {
+            i += 1;
+        }
+        let sub = &b[start..i];
+        if sub.iter().all(u8::is_ascii_digit) || is_value_word(sub) || is_hex_id(sub) {
+            out.push_str(WILDCARD);
+        } else {
+            out.push_str(&piece[start..i]);
+        }
+    }
+}
+
+/// Rewrites `<*>.<*>` and `<*><*>` to `<*>` in `out[from..]`.
+fn collapse_wildcards(out: &mut String, from: usize) {
+    let region = &out[from..];
+    if region.matches(WILDCARD).nth(1).is_none() {
+        return;
+    }
+    let mut s = region.to_string();
+    loop {
+        let before = s.len();
+        s = s.replace("<*>.<*>", WILDCARD).replace("<*><*>", WILDCARD);
+        if s.len() == before {
+            break;
+        }
+    }
+    out.truncate(from);
+    out.push_str(&s);
+}
+
+/// True when `core` is a value by its shape alone.
+pub(crate) fn is_value(core: &[u8]) -> bool {
+    let first = core[0];
+    if core.len() > 2 && first == b'0' && (core[1] == b'x' || core[1] == b'X') {
+        return core[2..].iter().all(u8::is_ascii_hexdigit);
+    }
+    if first.is_ascii_digit() || ((first == b'-' || first == b'+') && core.len() > 1) {
+        return is_numeric(core) || is_hex_like(core);
+    }
+    if first == b'/' {
+        return is_abs_path(core);
+    }
+    if (first == b'v' || first == b'V') && core.len() > 1 && core[1].is_ascii_digit() {
+        return is_numeric(&core[1..]);
+    }
+    if core.len() > 2 && first.is_ascii_alphabetic() && core[1] == b':' && core[2] == b'\\' {
+        return true; // a Windows path
+    }
+    if memchr::memmem::find(core, b"://").is_some() {
+        return true;
+    }
+    is_hex_like(core) || is_email(core)
+}
+
+/// Digits and separators (`.,:-/_+`), optionally a `T` between date and time, and a short unit
+/// suffix (`ms`, `KB`, `%`, `Z`).
+fn is_numeric(s: &[u8]) -> bool {
+    let mut end = s.len();
+    let mut unit = 0;
+    while end > 0 && (s[end - 1].is_ascii_alphabetic() || s[end - 1] == b'%') && unit < 3 {
+        end -= 1;
+        unit += 1;
+    }
+    let body = &s[..end];
+    let start = usize::from(matches!(body.first(), Some(b'-' | b'+')));
+    let body = &body[start..];
+    if body.is_empty() || !body[0].is_ascii_digit() || !body[body.len() - 1].is_ascii_digit() {
+        return false;
+    }
+    let mut t_seen = false;
+    body.iter().enumerate().all(|(i, &c)| {
+        c.is_ascii_digit()
+            || matches!(c, b'.' | b',' | b':' | b'-' | b'/' | b'_' | b'+')
+            || (c == b'T' && !t_seen && i > 0 && {
+                t_seen = true;
+                true
+            })
+    })
+}
+
+/// Hex digits with at least one digit and one letter, six or more long (`9f4ef63`), optionally
+/// grouped by `-` or `:` (UUIDs, MACs, IPv6, WWIDs).
+fn is_hex_like(s: &[u8]) -> bool {
+    let (mut digits, mut letters, mut hex) = (0usize, 0usize, 0usize);
+    for &c in s {
+        if c.is_ascii_digit() {
+            digits += 1;
+        } else if matches!(c, b'a'..=b'f' | b'A'..=b'F') {
+            letters += 1;
+        } else if c != b'-' && c != b':' {
+            return false;
+        }
+        hex += usize::from(c != b'-' && c != b':');
+    }
+    digits > 0 && (hex >= 6 && (letters > 0 || hex < s.len()))
+}
+
+/// One piece of hex: six or more hex digits mixing digits and letters.
+fn is_hex_id(s: &[u8]) -> bool {
+    s.len() >= 6
+        && s.iter().all(u8::is_ascii_hexdigit)
+        && s.iter().any(u8::is_ascii_digit)
+        && s.iter().any(u8::is_ascii_alphabetic)
+}
+
+/// `(/[^/]+)+`: an absolute path without a trailing slash.
+fn is_abs_path(s: &[u8]) -> bool {
+    s.len() > 1
+        && s[0] == b'/'
+        && s[s.len() - 1] != b'/'
+        && memchr::memmem::find(s, b"//").is_none()
+}
+
+fn is_email(s: &[u8]) -> bool {
+    let Some(at) = memchr::memchr(b'@', s) else {
+        return false;
+    };
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    !local.is_empty()
+        && local
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'))
+        && domain.contains(&b'.')
+        && domain
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
+        && domain.iter().any(u8::is_ascii_alphabetic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(msg: &str) -> Vec<String> {
+        let mut t = Tokens::default();
+        tokenize(msg, &mut t);
+        t.iter().map(str::to_string).collect()
+    }
+
+    fn joined(msg: &str) -> String {
+        norm(msg).join(" ")
+    }
+
+    #[test]
+    fn masks_values_by_shape() {
+        assert_eq!(
+            joined("Accepted password for alice from 10.0.0.1 port 22 ssh2"),
+            "Accepted password for alice from <*> port <*> ssh2"
+        );
+        assert_eq!(
+            joined("took 12ms size 3.5MB at 2024-01-02T10:11:12Z"),
+            "took <*> size <*> at <*>"
+        );
+        assert_eq!(joined("open /var/log/auth.log failed"), "open <*> failed");
+        assert_eq!(joined("see https://x.org/a?b=1 now"), "see <*> now");
+        assert_eq!(joined("mail bob@example.com"), "mail <*>");
+        assert_eq!(joined("id 550e8400-e29b-41d4-a716-446655440000"), "id <*>");
+        assert_eq!(joined("ptr 0x7fed806eb5d"), "ptr <*>");
+        assert_eq!(joined("peer fe80::1ff:fe23:4567:890a"), "peer <*>");
+        assert_eq!(joined("Stack v6.1.7601.23505 loaded"), "Stack <*> loaded");
+        assert_eq!(joined("C:\\Windows\\x.dll"), "<*>");
+    }
+
+    #[test]
+    fn keeps_keys_and_wrappers() {
+        assert_eq!(
+            joined("uid=0 rhost=218.188.2.4 tty=NODEVssh"),
+            "uid=<*> rhost=<*> tty=NODEVssh"
+        );
+        assert_eq!(
+            joined("(HWID=1973) node-246 ws=null"),
+            "(HWID=<*>) node-<*> ws=<*>"
+        );
+        assert_eq!(joined("error state 6. done"), "error state <*>. done");
+        assert_eq!(joined("user root logged"), "user <*> logged");
+    }
+
+    #[test]
+    fn digit_pieces_follow_the_corrected_conventions() {
+        assert_eq!(
+            joined("00000001@2016/9/27:20:30:31.455 WcpInitialize"),
+            "<*>@<*>/<*>/<*>:<*>:<*>:<*> WcpInitialize"
+        );
+        assert_eq!(joined("blk_-1608999687919862906"), "blk_-<*>");
+        assert_eq!(joined("x86_64 HTTP/1.1 t761"), "x86_64 HTTP/<*> t761");
+    }
+
+    #[test]
+    fn whitespace_nul_and_crlf_separate_tokens() {
+        assert_eq!(norm("a\u{0}b\r\n  c\t"), vec!["a", "b", "c"]);
+        assert!(norm("").is_empty());
+        assert!(norm(" \r\n").is_empty());
+    }
+
+    #[test]
+    fn raw_spans_point_into_the_message() {
+        let msg = "port 22  from x";
+        let mut t = Tokens::default();
+        tokenize(msg, &mut t);
+        assert_eq!(&msg[t.raw_span(1)], "22");
+        assert_eq!(&msg[t.raw_span(3)], "x");
+    }
+
+    #[test]
+    fn equal_sequences_have_equal_signatures() {
+        let mut a = Tokens::default();
+        let mut b = Tokens::default();
+        tokenize("port 22 open", &mut a);
+        tokenize("port  23 open", &mut b);
+        assert_eq!(a.signature(), b.signature());
+        tokenize("port 23 closed", &mut b);
+        assert_ne!(a.signature(), b.signature());
+    }
+}

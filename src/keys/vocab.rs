@@ -1,0 +1,175 @@
+//! Saving and loading the vocabulary (ids, templates, counts) so that ids survive a restart.
+//!
+//! The file is `vocab.json` in the state directory: `{"format":1,"next_id":N,"templates":[{"id",
+//! "template","count"}]}`. It is written to a temporary file, fsynced, renamed over the old one and
+//! the directory fsynced, so a crash leaves either the old or the new vocabulary, never a mix.
+
+use super::miner::{Cluster, KeyId, Miner, MinerConfig};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The vocabulary's file name inside a state directory.
+pub const VOCAB_FILE: &str = "vocab.json";
+const FORMAT: u32 = 1;
+
+/// A vocabulary could not be saved or loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VocabError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The file is not a vocabulary this version can read.
+    #[error("{path}: not a valid dante vocabulary: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct VocabFile {
+    format: u32,
+    next_id: KeyId,
+    templates: Vec<Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    id: KeyId,
+    template: String,
+    count: u64,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VocabError + '_ {
+    move |source| VocabError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes the miner's vocabulary into `dir` atomically, creating `dir` if needed.
+pub fn save(miner: &Miner, dir: &Path) -> Result<PathBuf, VocabError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let path = dir.join(VOCAB_FILE);
+    let tmp = dir.join(format!(".{VOCAB_FILE}.tmp"));
+    let file = VocabFile {
+        format: FORMAT,
+        next_id: miner.next_id(),
+        templates: miner
+            .clusters()
+            .into_iter()
+            .map(|c| Entry {
+                id: c.id,
+                template: c.template(),
+                count: c.count,
+            })
+            .collect(),
+    };
+    let json = serde_json::to_vec(&file).map_err(|e| VocabError::Corrupt {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(&json).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    // Make the rename itself durable.
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
+    Ok(path)
+}
+
+/// Loads the vocabulary in `dir` into a new miner; a missing file gives an empty miner.
+pub fn load(dir: &Path, cfg: MinerConfig) -> Result<Miner, VocabError> {
+    let path = dir.join(VOCAB_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Miner::new(cfg)),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let corrupt = |reason: String| VocabError::Corrupt {
+        path: path.clone(),
+        reason,
+    };
+    let file: VocabFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if file.format != FORMAT {
+        return Err(corrupt(format!(
+            "format {} (this dante reads format {FORMAT})",
+            file.format
+        )));
+    }
+    let mut miner = Miner::new(cfg);
+    let mut seen = std::collections::HashSet::new();
+    for e in file.templates {
+        if e.id == 0 || e.id >= file.next_id || !seen.insert(e.id) {
+            return Err(corrupt(format!(
+                "template id {} is 0, repeated or not below next_id {}",
+                e.id, file.next_id
+            )));
+        }
+        let tokens = e.template.split_whitespace().map(Box::from).collect();
+        miner.insert(Cluster::new(e.id, tokens, e.count));
+    }
+    miner.set_next_id(file.next_id);
+    Ok(miner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_survive_a_save_and_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Miner::default();
+        let lines = [
+            "Accepted password for alice from 10.0.0.1 port 22 ssh2",
+            "Accepted password for bob from 10.0.0.2 port 22 ssh2",
+            "session closed for user alice",
+            "",
+        ];
+        let ids: Vec<_> = lines.iter().map(|l| m.mine(l)).collect();
+        save(&m, dir.path()).unwrap();
+        let mut again = load(dir.path(), MinerConfig::default()).unwrap();
+        assert_eq!(again.len(), m.len());
+        for (line, id) in lines.iter().zip(&ids) {
+            assert_eq!(again.mine(line), *id, "{line}");
+            assert_eq!(again.template(*id), m.template(*id));
+        }
+        let new = again.mine("a brand new shape of line");
+        assert!(
+            ids.iter().all(|id| new > *id),
+            "new ids continue after the old ones"
+        );
+    }
+
+    #[test]
+    fn missing_file_is_empty_and_corrupt_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(dir.path(), MinerConfig::default()).unwrap().is_empty());
+        fs::write(dir.path().join(VOCAB_FILE), b"{\"format\":1,\"next_").unwrap();
+        let err = load(dir.path(), MinerConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("vocab.json"), "{err}");
+        fs::write(
+            dir.path().join(VOCAB_FILE),
+            br#"{"format":1,"next_id":2,"templates":[{"id":5,"template":"x","count":1}]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            load(dir.path(), MinerConfig::default()),
+            Err(VocabError::Corrupt { .. })
+        ));
+    }
+}
