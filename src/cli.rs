@@ -173,6 +173,10 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
         }
     }
     let mine_secs = start.elapsed().as_secs_f64();
+    // A key merged into another since its line was read is reported as the key it became.
+    for k in &mut keys {
+        *k = stage.miner().canonical(*k);
+    }
 
     let templates = final_templates(stage.miner());
     let stdout = io::stdout().lock();

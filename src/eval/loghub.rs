@@ -185,6 +185,7 @@ fn run_system(name: &str, log: &Path, log_format: &str) -> Result<(SystemReport,
     let start = Instant::now();
     let keys: Vec<KeyId> = lines.iter().map(|l| stage.key(l)).collect();
     let secs = start.elapsed().as_secs_f64();
+    let keys: Vec<KeyId> = keys.iter().map(|k| stage.miner().canonical(*k)).collect();
     let templates: Vec<String> = keys
         .iter()
         .map(|k| stage.miner().template(*k).unwrap_or_default())

@@ -35,6 +35,11 @@ pub struct MinerConfig {
     pub max_templates: usize,
     /// The most exact shapes remembered by the fast path.
     pub max_cache: usize,
+    /// A position where lines differ only by words (`Failed password` / `Failed none`) becomes
+    /// `<*>` once this many distinct words were seen there; until then each word keeps its own
+    /// key. Printf variables with letters only (user names) reach it quickly, constant variants
+    /// (`startup`/`shutdown`) rarely do.
+    pub generalize_after: usize,
 }
 
 impl Default for MinerConfig {
@@ -43,6 +48,7 @@ impl Default for MinerConfig {
             similarity: 0.5,
             max_templates: 20_000,
             max_cache: 1 << 20,
+            generalize_after: 3,
         }
     }
 }
@@ -76,6 +82,15 @@ pub(crate) struct Cluster {
     kinds: Vec<Kind>,
     pub(crate) count: u64,
     last_seen: u64,
+    /// The id of the first template of its family (templates that differ only by words).
+    pub(crate) family: KeyId,
+}
+
+/// Templates that differ from each other only by words, and the words seen at each position.
+#[derive(Debug, Clone, Default)]
+struct Family {
+    members: Vec<KeyId>,
+    seen: Vec<(u32, Vec<u64>)>,
 }
 
 impl Cluster {
@@ -89,6 +104,7 @@ impl Cluster {
             kinds,
             count,
             last_seen: 0,
+            family: id,
         }
     }
 
@@ -125,6 +141,8 @@ pub struct Miner {
     by_id: FxHashMap<KeyId, u32>,
     buckets: FxHashMap<BucketKey, Vec<u32>>,
     cache: FxHashMap<u64, (u32, KeyId)>,
+    families: FxHashMap<KeyId, Family>,
+    aliases: FxHashMap<KeyId, KeyId>,
     next_id: KeyId,
     clock: u64,
     evicted: u64,
@@ -147,6 +165,8 @@ impl Miner {
             by_id: FxHashMap::default(),
             buckets: FxHashMap::default(),
             cache: FxHashMap::default(),
+            families: FxHashMap::default(),
+            aliases: FxHashMap::default(),
             next_id: 1,
             clock: 0,
             evicted: 0,
@@ -181,11 +201,8 @@ impl Miner {
             return id;
         }
         let slot = match self.best_match(toks) {
-            Some(slot) => {
-                self.merge(slot, toks);
-                slot
-            }
-            None => self.create(toks),
+            Some(slot) => self.join(slot, toks),
+            None => self.create(toks, None),
         };
         let c = self.slots[slot as usize]
             .as_mut()
@@ -251,6 +268,71 @@ impl Miner {
             .map(|(_, _, slot)| slot)
     }
 
+    /// Puts a line into the template at `slot`, or into a new template of the same family while
+    /// the words where they differ have not been seen varying enough.
+    fn join(&mut self, slot: u32, toks: &Tokens) -> u32 {
+        let c = self.slots[slot as usize].as_ref().expect("live slot");
+        let words: Vec<usize> = (0..c.tokens.len())
+            .filter(|&i| {
+                c.kinds[i] != Kind::Wild
+                    && c.hashes[i] != toks.hash(i)
+                    && word_variation(&c.tokens[i], toks.get(i))
+                    && !(c.kinds[i] == Kind::Partial && partial_match(&c.tokens[i], toks.get(i)))
+            })
+            .collect();
+        if !words.is_empty() {
+            let need = self.cfg.generalize_after;
+            let family = self.families.entry(c.family).or_default();
+            let mut enough = true;
+            for &p in &words {
+                let seen = match family.seen.iter_mut().find(|(q, _)| *q as usize == p) {
+                    Some((_, v)) => v,
+                    None => {
+                        family.seen.push((p as u32, Vec::new()));
+                        &mut family.seen.last_mut().expect("just pushed").1
+                    }
+                };
+                for h in [c.hashes[p], toks.hash(p)] {
+                    if seen.len() < need && !seen.contains(&h) {
+                        seen.push(h);
+                    }
+                }
+                enough &= seen.len() >= need;
+            }
+            if !enough {
+                let fam = c.family;
+                return self.create(toks, Some(fam));
+            }
+        }
+        self.merge(slot, toks);
+        self.absorb_family(slot);
+        slot
+    }
+
+    /// Retires the other members of the template's family that its template now covers.
+    fn absorb_family(&mut self, slot: u32) {
+        let c = self.slots[slot as usize].as_ref().expect("live slot");
+        let (id, fam) = (c.id, c.family);
+        let Some(family) = self.families.get(&fam) else {
+            return;
+        };
+        let covered: Vec<(KeyId, u32)> = family
+            .members
+            .iter()
+            .filter(|&&m| m != id)
+            .filter_map(|m| self.by_id.get(m).map(|s| (*m, *s)))
+            .filter(|(_, s)| self.cluster_at(*s).is_some_and(|m| covers(c, m)))
+            .collect();
+        for (m, s) in covered {
+            let gone = self.remove(s);
+            self.aliases.insert(m, id);
+            if let Some(c) = self.slots[slot as usize].as_mut() {
+                c.count += gone.count;
+                c.last_seen = c.last_seen.max(gone.last_seen);
+            }
+        }
+    }
+
     fn merge(&mut self, slot: u32, toks: &Tokens) {
         let c = self.slots[slot as usize].as_mut().expect("live slot");
         let old_key = c.bucket_key();
@@ -275,14 +357,18 @@ impl Miner {
         }
     }
 
-    fn create(&mut self, toks: &Tokens) -> u32 {
+    fn create(&mut self, toks: &Tokens, family: Option<KeyId>) -> u32 {
         if self.by_id.len() >= self.cfg.max_templates.max(1) {
             self.evict_lru();
         }
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         let tokens = toks.iter().map(Box::from).collect();
-        self.insert(Cluster::new(id, tokens, 0))
+        let mut c = Cluster::new(id, tokens, 0);
+        if let Some(fam) = family {
+            c.family = fam;
+        }
+        self.insert(c)
     }
 
     /// Places a cluster in a slot and indexes it.
@@ -300,6 +386,15 @@ impl Miner {
                 (self.slots.len() - 1) as u32
             }
         };
+        let fam = self.slots[slot as usize].as_ref().map_or(id, |c| c.family);
+        if fam != id {
+            let root_live = self.by_id.contains_key(&fam);
+            let f = self.families.entry(fam).or_default();
+            if f.members.is_empty() && root_live {
+                f.members.push(fam);
+            }
+            f.members.push(id);
+        }
         self.by_id.insert(id, slot);
         self.buckets.entry(key).or_default().push(slot);
         slot
@@ -313,13 +408,48 @@ impl Miner {
             .filter_map(|(i, c)| c.as_ref().map(|c| (c.last_seen, c.count, i)))
             .min();
         let Some((_, _, slot)) = victim else { return };
-        let c = self.slots[slot].take().expect("victim is live");
+        self.remove(slot as u32);
+        self.evicted += 1;
+    }
+
+    /// Takes a template out of every index and frees its slot.
+    fn remove(&mut self, slot: u32) -> Cluster {
+        let c = self.slots[slot as usize]
+            .take()
+            .expect("removed slot is live");
         self.by_id.remove(&c.id);
         if let Some(v) = self.buckets.get_mut(&c.bucket_key()) {
-            v.retain(|s| *s as usize != slot);
+            v.retain(|s| *s != slot);
         }
-        self.free.push(slot as u32);
-        self.evicted += 1;
+        if let Some(f) = self.families.get_mut(&c.family) {
+            f.members.retain(|m| *m != c.id);
+            if f.members.len() <= 1 {
+                self.families.remove(&c.family);
+            }
+        }
+        self.free.push(slot);
+        c
+    }
+
+    /// The id that `id` now stands for: itself, or the template it was merged into.
+    pub fn canonical(&self, mut id: KeyId) -> KeyId {
+        // Chains are short (one step per merge); the bound guards against a corrupt vocabulary.
+        for _ in 0..64 {
+            match self.aliases.get(&id) {
+                Some(&next) => id = next,
+                None => break,
+            }
+        }
+        id
+    }
+
+    /// Retired ids and the ids they were merged into.
+    pub(crate) fn aliases(&self) -> impl Iterator<Item = (KeyId, KeyId)> + '_ {
+        self.aliases.iter().map(|(a, b)| (*a, *b))
+    }
+
+    pub(crate) fn add_alias(&mut self, from: KeyId, to: KeyId) {
+        self.aliases.insert(from, to);
     }
 
     /// The current template of `id`, if it is live.
@@ -333,7 +463,9 @@ impl Miner {
     }
 
     pub(crate) fn get(&self, id: KeyId) -> Option<&Cluster> {
-        self.by_id.get(&id).and_then(|&s| self.cluster_at(s))
+        self.by_id
+            .get(&self.canonical(id))
+            .and_then(|&s| self.cluster_at(s))
     }
 
     /// Live templates, in id order.
@@ -384,6 +516,35 @@ impl Miner {
             })
             .sum()
     }
+}
+
+/// Whether `m`'s template is an instance of `c`'s: every constant of `c` is in `m`.
+fn covers(c: &Cluster, m: &Cluster) -> bool {
+    c.tokens.len() == m.tokens.len()
+        && (0..c.tokens.len()).all(|i| match c.kinds[i] {
+            Kind::Wild => true,
+            Kind::Literal => c.hashes[i] == m.hashes[i],
+            Kind::Partial => {
+                c.hashes[i] == m.hashes[i] || partial_match(&c.tokens[i], &m.tokens[i])
+            }
+        })
+}
+
+/// Whether two different tokens differ only by letters (`password`/`none`, `(uid=<*>)`/
+/// `LOGIN(uid=<*>)`): a candidate constant rather than a value.
+fn word_variation(a: &str, b: &str) -> bool {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let p = x.iter().zip(y).take_while(|(l, r)| l == r).count();
+    let max_s = x.len().min(y.len()) - p;
+    let s = x
+        .iter()
+        .rev()
+        .zip(y.iter().rev())
+        .take(max_s)
+        .take_while(|(l, r)| l == r)
+        .count();
+    let (dx, dy) = (&x[p..x.len() - s], &y[p..y.len() - s]);
+    (!dx.is_empty() || !dy.is_empty()) && dx.iter().chain(dy).all(u8::is_ascii_alphabetic)
 }
 
 /// Share of the template's non-`<*>` tokens that the line matches; 1.0 when there are none.

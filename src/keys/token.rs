@@ -74,6 +74,26 @@ impl Tokens {
         (0..self.len()).map(move |i| self.get(i))
     }
 
+    /// Replaces tokens `first..=last` with one token of text `text` spanning their raw text.
+    fn replace_range(&mut self, first: usize, last: usize, text: &str) {
+        let old = std::mem::take(self);
+        let raw = (old.raw[first].0, old.raw[last].1);
+        for i in 0..old.len() {
+            if i > first && i <= last {
+                continue;
+            }
+            let (tok, span) = if i == first {
+                (text, raw)
+            } else {
+                (old.get(i), old.raw[i])
+            };
+            self.text.push_str(tok);
+            self.ends.push(self.text.len() as u32);
+            self.hashes.push(hash_token(tok));
+            self.raw.push(span);
+        }
+    }
+
     fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
@@ -95,6 +115,7 @@ pub fn hash_token(s: &str) -> u64 {
 pub fn tokenize(msg: &str, out: &mut Tokens) {
     out.clear();
     let bytes = msg.as_bytes();
+    let mut maybe_date = false;
     let mut i = 0;
     while i < bytes.len() {
         while i < bytes.len() && is_space(bytes[i]) {
@@ -114,6 +135,64 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
         out.hashes.push(hash_token(&out.text[from..]));
         out.ends.push(out.text.len() as u32);
         out.raw.push((start as u32, i as u32));
+        maybe_date |= month_at(tok.as_bytes());
+    }
+    if maybe_date {
+        collapse_dates(msg, out);
+    }
+}
+
+fn month_at(b: &[u8]) -> bool {
+    b.len() >= 3 && b[0].is_ascii_uppercase() && MONTHS.iter().any(|m| b[..3] == m[..])
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+const DAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+
+/// Turns a date written over several tokens (`Fri Jun 17 07:07:00 EDT 2005`, `Jun 17 07:07:00`)
+/// into one `<*>`: it is one value, and its month would otherwise split templates.
+fn collapse_dates(msg: &str, t: &mut Tokens) {
+    let raw = |t: &Tokens, i: usize| &msg.as_bytes()[t.raw_span(i)];
+    let mut i = 0;
+    while i + 2 < t.len() {
+        let month = raw(t, i);
+        let is_month =
+            (month.len() == 3 || month.iter().all(u8::is_ascii_alphabetic)) && month_at(month);
+        let day = raw(t, i + 1);
+        let time = raw(t, i + 2);
+        if !(is_month
+            && (1..=2).contains(&day.len())
+            && day.iter().all(u8::is_ascii_digit)
+            && time.contains(&b':')
+            && t.get(i + 2).starts_with(WILDCARD))
+        {
+            i += 1;
+            continue;
+        }
+        let weekday = |w: &[u8]| w.len() >= 3 && DAYS.iter().any(|d| w[..3] == d[..]);
+        let start = if i > 0 && weekday(raw(t, i - 1)) {
+            i - 1
+        } else {
+            i
+        };
+        let mut end = i + 2;
+        let zone = |z: &[u8]| (2..=5).contains(&z.len()) && z.iter().all(u8::is_ascii_uppercase);
+        if end + 1 < t.len() && zone(raw(t, end + 1)) {
+            end += 1;
+        }
+        if end + 1 < t.len() {
+            let y = raw(t, end + 1);
+            if y.len() == 4 && y.iter().all(u8::is_ascii_digit) {
+                end += 1;
+            }
+        }
+        // Keep what trails the last token of the date (`2005,` → `<*>,`).
+        let last = t.get(end);
+        let tail = last.strip_prefix(WILDCARD).unwrap_or("").to_string();
+        t.replace_range(start, end, &format!("{WILDCARD}{tail}"));
+        i = start + 1;
     }
 }
 
@@ -473,6 +552,25 @@ mod tests {
         );
         assert_eq!(joined("blk_-1608999687919862906"), "blk_-<*>");
         assert_eq!(joined("x86_64 HTTP/1.1 t761"), "x86_64 HTTP/<*> t761");
+    }
+
+    #[test]
+    fn dates_over_several_tokens_are_one_value() {
+        assert_eq!(
+            joined("connection from 1.2.3.4 at Fri Jun 17 07:07:00 2005"),
+            "connection from <*> at <*>"
+        );
+        assert_eq!(
+            joined("built #1 Sat May 8 09:04:50 EDT 2004, ok"),
+            "built #<*> <*>, ok"
+        );
+        assert_eq!(joined("at Jun 17 07:07:00 done"), "at <*> done");
+        assert_eq!(joined("May the force"), "May the force");
+        let msg = "x Jul 1 10:00:00 y";
+        let mut t = Tokens::default();
+        tokenize(msg, &mut t);
+        assert_eq!(&msg[t.raw_span(1)], "Jul 1 10:00:00");
+        assert_eq!(t.len(), 3);
     }
 
     #[test]

@@ -41,6 +41,9 @@ struct VocabFile {
     format: u32,
     next_id: KeyId,
     templates: Vec<Entry>,
+    /// Retired ids and the id each was merged into.
+    #[serde(default)]
+    aliases: Vec<(KeyId, KeyId)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -48,6 +51,9 @@ struct Entry {
     id: KeyId,
     template: String,
     count: u64,
+    /// The family (templates that differ only by words) when not the template itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    family: Option<KeyId>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VocabError + '_ {
@@ -72,8 +78,14 @@ pub fn save(miner: &Miner, dir: &Path) -> Result<PathBuf, VocabError> {
                 id: c.id,
                 template: c.template(),
                 count: c.count,
+                family: (c.family != c.id).then_some(c.family),
             })
             .collect(),
+        aliases: {
+            let mut a: Vec<_> = miner.aliases().collect();
+            a.sort_unstable();
+            a
+        },
     };
     let json = serde_json::to_vec(&file).map_err(|e| VocabError::Corrupt {
         path: path.clone(),
@@ -120,7 +132,17 @@ pub fn load(dir: &Path, cfg: MinerConfig) -> Result<Miner, VocabError> {
             )));
         }
         let tokens = e.template.split_whitespace().map(Box::from).collect();
-        miner.insert(Cluster::new(e.id, tokens, e.count));
+        let mut c = Cluster::new(e.id, tokens, e.count);
+        c.family = e.family.unwrap_or(e.id);
+        miner.insert(c);
+    }
+    for (from, to) in file.aliases {
+        if from >= file.next_id || to >= file.next_id || seen.contains(&from) {
+            return Err(corrupt(format!(
+                "alias {from} -> {to} names an unknown or live id"
+            )));
+        }
+        miner.add_alias(from, to);
     }
     miner.set_next_id(file.next_id);
     Ok(miner)
