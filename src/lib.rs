@@ -16,10 +16,14 @@
 //! use dante::keys::{Format, KeyExtractor, Miner};
 //!
 //! let mut keys = KeyExtractor::new(Format::Auto, Miner::default());
-//! let a = keys.key("Dec 10 06:55:46 web-3 sshd[24200]: Invalid user webmaster from 173.234.31.186");
-//! let b = keys.key("Dec 10 06:55:49 web-3 sshd[24202]: Invalid user test from 10.0.0.7");
-//! assert_eq!(a, b);
-//! assert_eq!(keys.miner().template(a).unwrap(), "Invalid user <*> from <*>");
+//! let ids: Vec<_> = ["webmaster", "test", "oracle"]
+//!     .iter()
+//!     .map(|u| keys.key(&format!("Dec 10 06:55:46 web-3 sshd[24200]: Invalid user {u} from 10.0.0.7")))
+//!     .collect();
+//! // Once a position has shown three different words it is a variable, and the keys merge.
+//! let key = keys.miner().canonical(ids[0]);
+//! assert!(ids.iter().all(|id| keys.miner().canonical(*id) == key));
+//! assert_eq!(keys.miner().template(key).unwrap(), "Invalid user <*> from <*>");
 //! ```
 #![warn(missing_docs)]
 

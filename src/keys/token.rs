@@ -184,6 +184,7 @@ fn collapse_dates(msg: &str, t: &mut Tokens) {
         }
         if end + 1 < t.len() {
             let y = raw(t, end + 1);
+            let y = &y[..y.len() - y.iter().rev().take_while(|c| is_trail_wrap(**c)).count()];
             if y.len() == 4 && y.iter().all(u8::is_ascii_digit) {
                 end += 1;
             }
