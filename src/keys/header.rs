@@ -305,8 +305,9 @@ fn procid_text<'a>(line: &'a str, p: &syslog_loose::ProcId<&'a str>) -> &'a str 
     match p {
         syslog_loose::ProcId::Name(s) => s,
         syslog_loose::ProcId::PID(n) => {
-            let text = n.to_string();
-            line.find(&text).map_or("", |i| &line[i..i + text.len()])
+            let mut buf = itoa::Buffer::new();
+            let text = buf.format(*n);
+            line.find(text).map_or("", |i| &line[i..i + text.len()])
         }
     }
 }

@@ -118,11 +118,18 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
     let mut maybe_date = false;
     let mut i = 0;
     while i < bytes.len() {
-        while i < bytes.len() && is_space(bytes[i]) {
+        while i < bytes.len() && CLASS[bytes[i] as usize] == SPACE {
             i += 1;
         }
         let start = i;
-        while i < bytes.len() && !is_space(bytes[i]) {
+        // One pass finds the token's end and whether it is a plain word.
+        let mut word = true;
+        while i < bytes.len() {
+            let class = CLASS[bytes[i] as usize];
+            if class == SPACE {
+                break;
+            }
+            word &= class == WORD;
             i += 1;
         }
         if start == i {
@@ -130,12 +137,19 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
         }
         // Both ends sit next to ASCII whitespace or the string ends, so they are char boundaries.
         let tok = &msg[start..i];
+        maybe_date |= word && month_at(tok.as_bytes());
+        if word && !is_value_word(tok.as_bytes()) {
+            out.text.push_str(tok);
+            out.hashes.push(hash_token(tok));
+            out.ends.push(out.text.len() as u32);
+            out.raw.push((start as u32, i as u32));
+            continue;
+        }
         let from = out.text.len();
         normalize_token(tok, &mut out.text);
         out.hashes.push(hash_token(&out.text[from..]));
         out.ends.push(out.text.len() as u32);
         out.raw.push((start as u32, i as u32));
-        maybe_date |= month_at(tok.as_bytes());
     }
     if maybe_date {
         collapse_dates(msg, out);
@@ -197,10 +211,27 @@ fn collapse_dates(msg: &str, t: &mut Tokens) {
     }
 }
 
-#[inline]
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0)
-}
+const SPACE: u8 = 1;
+const WORD: u8 = 2;
+const OTHER: u8 = 0;
+
+/// Byte classes for the tokenizer's single pass: whitespace (with NUL), word bytes, the rest.
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0) {
+            SPACE
+        } else if b.is_ascii_alphabetic() || b == b'_' {
+            WORD
+        } else {
+            OTHER
+        };
+        c += 1;
+    }
+    t
+};
 
 /// Delimiters that cut a token into pieces (Khan et al.'s token delimiters).
 #[inline]
@@ -291,7 +322,7 @@ fn normalize_token(tok: &str, out: &mut String) {
         }
         return;
     }
-    if tok.contains(WILDCARD) {
+    if b.contains(&b'<') && tok.contains(WILDCARD) {
         // Already a template token (re-mining a template): keep it as it is.
         out.push_str(tok);
         return;
@@ -316,7 +347,7 @@ fn normalize_token(tok: &str, out: &mut String) {
         return;
     }
     // `key=value` with a value by shape keeps the key.
-    if let Some(eq) = memchr::memchr(b'=', core)
+    if let Some(eq) = core.iter().position(|&c| c == b'=')
         && eq > 0
         && eq + 1 < core.len()
     {
@@ -382,10 +413,12 @@ fn mask_digits(piece: &str, out: &mut String) {
 
 /// Rewrites `<*>.<*>` and `<*><*>` to `<*>` in `out[from..]`.
 fn collapse_wildcards(out: &mut String, from: usize) {
-    let region = &out[from..];
-    if region.matches(WILDCARD).nth(1).is_none() {
+    let region = out[from..].as_bytes();
+    // Tokens are short: plain scans beat building a substring searcher.
+    if !(has(region, b"<*><*>") || has(region, b"<*>.<*>")) {
         return;
     }
+    let region = &out[from..];
     let mut s = region.to_string();
     loop {
         let before = s.len();
@@ -396,6 +429,10 @@ fn collapse_wildcards(out: &mut String, from: usize) {
     }
     out.truncate(from);
     out.push_str(&s);
+}
+
+fn has(hay: &[u8], needle: &[u8]) -> bool {
+    hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// True when `core` is a value by its shape alone.
@@ -416,7 +453,7 @@ pub(crate) fn is_value(core: &[u8]) -> bool {
     if core.len() > 2 && first.is_ascii_alphabetic() && core[1] == b':' && core[2] == b'\\' {
         return true; // a Windows path
     }
-    if memchr::memmem::find(core, b"://").is_some() {
+    if has(core, b"://") {
         return true;
     }
     is_hex_like(core) || is_email(core)
@@ -475,14 +512,11 @@ fn is_hex_id(s: &[u8]) -> bool {
 
 /// `(/[^/]+)+`: an absolute path without a trailing slash.
 fn is_abs_path(s: &[u8]) -> bool {
-    s.len() > 1
-        && s[0] == b'/'
-        && s[s.len() - 1] != b'/'
-        && memchr::memmem::find(s, b"//").is_none()
+    s.len() > 1 && s[0] == b'/' && s[s.len() - 1] != b'/' && !has(s, b"//")
 }
 
 fn is_email(s: &[u8]) -> bool {
-    let Some(at) = memchr::memchr(b'@', s) else {
+    let Some(at) = s.iter().position(|&c| c == b'@') else {
         return false;
     };
     let (local, domain) = (&s[..at], &s[at + 1..]);
