@@ -233,10 +233,15 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// Delimiters that cut a token into pieces (Khan et al.'s token delimiters).
-#[inline]
-pub(crate) fn is_delim(b: u8) -> bool {
-    matches!(
+const F_DELIM: u8 = 1;
+const F_PATH_DELIM: u8 = 2;
+const F_LEAD: u8 = 4;
+const F_TRAIL: u8 = 8;
+
+const fn flags_of(b: u8) -> u8 {
+    let mut f = 0;
+    // Khan et al.'s token delimiters.
+    if matches!(
         b,
         b',' | b'!'
             | b';'
@@ -259,13 +264,11 @@ pub(crate) fn is_delim(b: u8) -> bool {
             | b'$'
             | b'%'
             | b'&'
-    )
-}
-
-/// Delimiters around path-like pieces: the token delimiters without `. - + @ # $ % &`.
-#[inline]
-fn is_path_delim(b: u8) -> bool {
-    matches!(
+    ) {
+        f |= F_DELIM;
+    }
+    // Around path-like pieces: the token delimiters without `. - + @ # $ % &`.
+    if matches!(
         b,
         b',' | b'!'
             | b';'
@@ -280,20 +283,51 @@ fn is_path_delim(b: u8) -> bool {
             | b')'
             | b'{'
             | b'}'
-    )
+    ) {
+        f |= F_PATH_DELIM;
+    }
+    if matches!(b, b'(' | b'[' | b'{' | b'"' | b'\'') {
+        f |= F_LEAD;
+    }
+    if matches!(
+        b,
+        b')' | b']' | b'}' | b'"' | b'\'' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+    ) {
+        f |= F_TRAIL;
+    }
+    f
+}
+
+/// Punctuation classes as one table lookup (the hot loops test them per byte).
+static FLAGS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = flags_of(c as u8);
+        c += 1;
+    }
+    t
+};
+
+/// Delimiters that cut a token into pieces (Khan et al.'s token delimiters).
+#[inline]
+pub(crate) fn is_delim(b: u8) -> bool {
+    FLAGS[b as usize] & F_DELIM != 0
+}
+
+#[inline]
+fn is_path_delim(b: u8) -> bool {
+    FLAGS[b as usize] & F_PATH_DELIM != 0
 }
 
 #[inline]
 fn is_lead_wrap(b: u8) -> bool {
-    matches!(b, b'(' | b'[' | b'{' | b'"' | b'\'')
+    FLAGS[b as usize] & F_LEAD != 0
 }
 
 #[inline]
 fn is_trail_wrap(b: u8) -> bool {
-    matches!(
-        b,
-        b')' | b']' | b'}' | b'"' | b'\'' | b',' | b';' | b':' | b'.' | b'!' | b'?'
-    )
+    FLAGS[b as usize] & F_TRAIL != 0
 }
 
 /// Words that the corrected Loghub templates always treat as values (Khan et al.'s BL and US).
@@ -364,13 +398,13 @@ fn normalize_token(tok: &str, out: &mut String) {
     collapse_wildcards(out, from);
 }
 
-/// Khan et al.'s path rule and digit rule, piece by piece.
+/// Khan et al.'s path rule and digit rule, piece by piece. Unchanged text is copied in runs.
 fn mask_pieces(tok: &str, out: &mut String) {
     let b = tok.as_bytes();
+    let mut copied = 0;
     let mut i = 0;
     while i < b.len() {
         if is_path_delim(b[i]) {
-            out.push(b[i] as char);
             i += 1;
             continue;
         }
@@ -378,35 +412,37 @@ fn mask_pieces(tok: &str, out: &mut String) {
         while i < b.len() && !is_path_delim(b[i]) {
             i += 1;
         }
-        let piece = &tok[start..i];
-        if is_abs_path(piece.as_bytes()) {
+        if is_abs_path(&b[start..i]) {
+            out.push_str(&tok[copied..start]);
             out.push_str(WILDCARD);
+            copied = i;
         } else {
-            mask_digits(piece, out);
+            mask_digits(tok, start, i, &mut copied, out);
         }
     }
+    out.push_str(&tok[copied..]);
 }
 
-fn mask_digits(piece: &str, out: &mut String) {
-    let b = piece.as_bytes();
-    let mut i = 0;
+/// Replaces the all-digit, hex-id and value-word pieces of `tok[from..to]` with `<*>`.
+fn mask_digits(tok: &str, from: usize, to: usize, copied: &mut usize, out: &mut String) {
+    let b = tok.as_bytes();
     // `/` cuts here too, so that `2016/9/27` and `HTTP/1.1` expose their numbers.
     let cut = |c: u8| is_delim(c) || c == b'/';
-    while i < b.len() {
+    let mut i = from;
+    while i < to {
         if cut(b[i]) {
-            out.push(b[i] as char);
             i += 1;
             continue;
         }
         let start = i;
-        while i < b.len() && !cut(b[i]) {
+        while i < to && !cut(b[i]) {
             i += 1;
         }
         let sub = &b[start..i];
         if sub.iter().all(u8::is_ascii_digit) || is_value_word(sub) || is_hex_id(sub) {
+            out.push_str(&tok[*copied..start]);
             out.push_str(WILDCARD);
-        } else {
-            out.push_str(&piece[start..i]);
+            *copied = i;
         }
     }
 }
@@ -437,6 +473,13 @@ fn has(hay: &[u8], needle: &[u8]) -> bool {
 
 /// True when `core` is a value by its shape alone.
 pub(crate) fn is_value(core: &[u8]) -> bool {
+    // Every shape below needs a digit, `:`, `/` or `@`; most non-word tokens have none.
+    if !core
+        .iter()
+        .any(|&c| c.is_ascii_digit() || matches!(c, b':' | b'/' | b'@'))
+    {
+        return false;
+    }
     let first = core[0];
     if core.len() > 2 && first == b'0' && (core[1] == b'x' || core[1] == b'X') {
         return core[2..].iter().all(u8::is_ascii_hexdigit);
