@@ -75,23 +75,27 @@ impl Tokens {
     }
 
     /// Replaces tokens `first..=last` with one token of text `text` spanning their raw text.
+    /// Buffers keep their capacity, so the next message does not allocate again.
     fn replace_range(&mut self, first: usize, last: usize, text: &str) {
-        let old = std::mem::take(self);
-        let raw = (old.raw[first].0, old.raw[last].1);
-        for i in 0..old.len() {
-            if i > first && i <= last {
-                continue;
-            }
-            let (tok, span) = if i == first {
-                (text, raw)
-            } else {
-                (old.get(i), old.raw[i])
-            };
-            self.text.push_str(tok);
-            self.ends.push(self.text.len() as u32);
-            self.hashes.push(hash_token(tok));
-            self.raw.push(span);
+        let from = if first == 0 {
+            0
+        } else {
+            self.ends[first - 1] as usize
+        };
+        let to = self.ends[last] as usize;
+        self.text.replace_range(from..to, text);
+        let new_end = (from + text.len()) as u32;
+        let shift = i64::from(new_end) - to as i64;
+        self.ends.drain(first + 1..=last);
+        self.ends[first] = new_end;
+        for e in &mut self.ends[first + 1..] {
+            *e = (i64::from(*e) + shift) as u32;
         }
+        self.hashes.drain(first + 1..=last);
+        self.hashes[first] = hash_token(text);
+        let span = (self.raw[first].0, self.raw[last].1);
+        self.raw.drain(first + 1..=last);
+        self.raw[first] = span;
     }
 
     fn clear(&mut self) {
@@ -138,9 +142,14 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
         // Both ends sit next to ASCII whitespace or the string ends, so they are char boundaries.
         let tok = &msg[start..i];
         maybe_date |= word && month_at(tok.as_bytes());
-        if word && !is_value_word(tok.as_bytes()) {
-            out.text.push_str(tok);
-            out.hashes.push(hash_token(tok));
+        if word {
+            let text = if is_value_word(tok.as_bytes()) {
+                WILDCARD
+            } else {
+                tok
+            };
+            out.text.push_str(text);
+            out.hashes.push(hash_token(text));
             out.ends.push(out.text.len() as u32);
             out.raw.push((start as u32, i as u32));
             continue;
@@ -157,12 +166,24 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
 }
 
 fn month_at(b: &[u8]) -> bool {
-    b.len() >= 3 && b[0].is_ascii_uppercase() && MONTHS.iter().any(|m| b[..3] == m[..])
+    b.len() >= 3
+        && matches!(
+            &b[..3],
+            b"Jan"
+                | b"Feb"
+                | b"Mar"
+                | b"Apr"
+                | b"May"
+                | b"Jun"
+                | b"Jul"
+                | b"Aug"
+                | b"Sep"
+                | b"Oct"
+                | b"Nov"
+                | b"Dec"
+        )
 }
 
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
 const DAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
 
 /// Turns a date written over several tokens (`Fri Jun 17 07:07:00 EDT 2005`, `Jun 17 07:07:00`)
@@ -233,12 +254,19 @@ static CLASS: [u8; 256] = {
     t
 };
 
-const F_DELIM: u8 = 1;
-const F_PATH_DELIM: u8 = 2;
-const F_LEAD: u8 = 4;
-const F_TRAIL: u8 = 8;
+const F_DELIM: u16 = 1;
+const F_PATH_DELIM: u16 = 2;
+const F_LEAD: u16 = 4;
+const F_TRAIL: u16 = 8;
+const F_DIGIT: u16 = 16;
+/// `:`, `/`, `@`: a URL, path or address may follow.
+const F_HINT: u16 = 32;
+const F_LT: u16 = 64;
+const F_EQ: u16 = 128;
+/// Digits and the separators of numbers, dates and times.
+const F_NUMERIC: u16 = 256;
 
-const fn flags_of(b: u8) -> u8 {
+const fn flags_of(b: u8) -> u16 {
     let mut f = 0;
     // Khan et al.'s token delimiters.
     if matches!(
@@ -295,12 +323,27 @@ const fn flags_of(b: u8) -> u8 {
     ) {
         f |= F_TRAIL;
     }
+    if b.is_ascii_digit() {
+        f |= F_DIGIT;
+    }
+    if matches!(b, b':' | b'/' | b'@') {
+        f |= F_HINT;
+    }
+    if b == b'<' {
+        f |= F_LT;
+    }
+    if b == b'=' {
+        f |= F_EQ;
+    }
+    if b.is_ascii_digit() || matches!(b, b'.' | b',' | b':' | b'-' | b'/' | b'_' | b'+') {
+        f |= F_NUMERIC;
+    }
     f
 }
 
 /// Punctuation classes as one table lookup (the hot loops test them per byte).
-static FLAGS: [u8; 256] = {
-    let mut t = [0u8; 256];
+static FLAGS: [u16; 256] = {
+    let mut t = [0u16; 256];
     let mut c = 0;
     while c < 256 {
         t[c] = flags_of(c as u8);
@@ -347,16 +390,9 @@ fn is_value_word(s: &[u8]) -> bool {
 /// Appends the normalised form of `tok` to `out`.
 fn normalize_token(tok: &str, out: &mut String) {
     let b = tok.as_bytes();
-    // Fast path: a plain word, the most common token.
-    if b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'_') {
-        if is_value_word(b) {
-            out.push_str(WILDCARD);
-        } else {
-            out.push_str(tok);
-        }
-        return;
-    }
-    if b.contains(&b'<') && tok.contains(WILDCARD) {
+    // One pass says which of the rules below can apply at all.
+    let seen = b.iter().fold(0u16, |acc, &c| acc | FLAGS[c as usize]);
+    if seen & F_LT != 0 && tok.contains(WILDCARD) {
         // Already a template token (re-mining a template): keep it as it is.
         out.push_str(tok);
         return;
@@ -374,14 +410,15 @@ fn normalize_token(tok: &str, out: &mut String) {
         out.push_str(tok);
         return;
     }
-    if is_value(core) {
+    if seen & (F_DIGIT | F_HINT) != 0 && is_value_shape(core) {
         out.push_str(&tok[..lead]);
         out.push_str(WILDCARD);
         out.push_str(&tok[end..]);
         return;
     }
     // `key=value` with a value by shape keeps the key.
-    if let Some(eq) = core.iter().position(|&c| c == b'=')
+    if seen & F_EQ != 0
+        && let Some(eq) = core.iter().position(|&c| c == b'=')
         && eq > 0
         && eq + 1 < core.len()
     {
@@ -394,14 +431,17 @@ fn normalize_token(tok: &str, out: &mut String) {
         }
     }
     let from = out.len();
-    mask_pieces(tok, out);
-    collapse_wildcards(out, from);
+    if mask_pieces(tok, out, seen & F_DIGIT != 0) >= 2 {
+        collapse_wildcards(out, from);
+    }
 }
 
 /// Khan et al.'s path rule and digit rule, piece by piece. Unchanged text is copied in runs.
-fn mask_pieces(tok: &str, out: &mut String) {
+/// Returns how many `<*>` it wrote.
+fn mask_pieces(tok: &str, out: &mut String, digits: bool) -> usize {
     let b = tok.as_bytes();
     let mut copied = 0;
+    let mut wild = 0;
     let mut i = 0;
     while i < b.len() {
         if is_path_delim(b[i]) {
@@ -416,16 +456,26 @@ fn mask_pieces(tok: &str, out: &mut String) {
             out.push_str(&tok[copied..start]);
             out.push_str(WILDCARD);
             copied = i;
+            wild += 1;
         } else {
-            mask_digits(tok, start, i, &mut copied, out);
+            wild += mask_digits(tok, start, i, &mut copied, out, digits);
         }
     }
     out.push_str(&tok[copied..]);
+    wild
 }
 
 /// Replaces the all-digit, hex-id and value-word pieces of `tok[from..to]` with `<*>`.
-fn mask_digits(tok: &str, from: usize, to: usize, copied: &mut usize, out: &mut String) {
+fn mask_digits(
+    tok: &str,
+    from: usize,
+    to: usize,
+    copied: &mut usize,
+    out: &mut String,
+    digits: bool,
+) -> usize {
     let b = tok.as_bytes();
+    let mut wild = 0;
     // `/` cuts here too, so that `2016/9/27` and `HTTP/1.1` expose their numbers.
     let cut = |c: u8| is_delim(c) || c == b'/';
     let mut i = from;
@@ -439,12 +489,15 @@ fn mask_digits(tok: &str, from: usize, to: usize, copied: &mut usize, out: &mut 
             i += 1;
         }
         let sub = &b[start..i];
-        if sub.iter().all(u8::is_ascii_digit) || is_value_word(sub) || is_hex_id(sub) {
+        if is_value_word(sub) || (digits && (sub.iter().all(u8::is_ascii_digit) || is_hex_id(sub)))
+        {
             out.push_str(&tok[*copied..start]);
             out.push_str(WILDCARD);
             *copied = i;
+            wild += 1;
         }
     }
+    wild
 }
 
 /// Rewrites `<*>.<*>` and `<*><*>` to `<*>` in `out[from..]`.
@@ -454,17 +507,24 @@ fn collapse_wildcards(out: &mut String, from: usize) {
     if !(has(region, b"<*><*>") || has(region, b"<*>.<*>")) {
         return;
     }
-    let region = &out[from..];
-    let mut s = region.to_string();
-    loop {
-        let before = s.len();
-        s = s.replace("<*>.<*>", WILDCARD).replace("<*><*>", WILDCARD);
-        if s.len() == before {
-            break;
+    // Rewrite in place: copy byte by byte, dropping `<*>` or `.<*>` that follow a `<*>`.
+    // Only ASCII is removed, so the result stays valid UTF-8.
+    let mut bytes = std::mem::take(out).into_bytes();
+    let (mut r, mut w) = (from, from);
+    while r < bytes.len() {
+        let after_wild = w >= from + 3 && &bytes[w - 3..w] == b"<*>";
+        if after_wild && bytes[r..].starts_with(b"<*>") {
+            r += 3;
+        } else if after_wild && bytes[r..].starts_with(b".<*>") {
+            r += 4;
+        } else {
+            bytes[w] = bytes[r];
+            w += 1;
+            r += 1;
         }
     }
-    out.truncate(from);
-    out.push_str(&s);
+    bytes.truncate(w);
+    *out = String::from_utf8(bytes).expect("only ASCII wildcards were removed");
 }
 
 fn has(hay: &[u8], needle: &[u8]) -> bool {
@@ -473,14 +533,17 @@ fn has(hay: &[u8], needle: &[u8]) -> bool {
 
 /// True when `core` is a value by its shape alone.
 pub(crate) fn is_value(core: &[u8]) -> bool {
-    // Every shape below needs a digit, `:`, `/` or `@`; most non-word tokens have none.
-    if !core
-        .iter()
-        .any(|&c| c.is_ascii_digit() || matches!(c, b':' | b'/' | b'@'))
-    {
-        return false;
-    }
+    // Every shape needs a digit, `:`, `/` or `@`; most non-word tokens have none.
+    let seen = core.iter().fold(0u16, |acc, &c| acc | FLAGS[c as usize]);
+    seen & (F_DIGIT | F_HINT) != 0 && is_value_shape(core)
+}
+
+fn is_value_shape(core: &[u8]) -> bool {
     let first = core[0];
+    // The common case first: digits and separators only.
+    if first.is_ascii_digit() && core.iter().all(|&c| FLAGS[c as usize] & F_NUMERIC != 0) {
+        return core[core.len() - 1].is_ascii_digit() || is_numeric(core);
+    }
     if core.len() > 2 && first == b'0' && (core[1] == b'x' || core[1] == b'X') {
         return core[2..].iter().all(u8::is_ascii_hexdigit);
     }
@@ -496,8 +559,12 @@ pub(crate) fn is_value(core: &[u8]) -> bool {
     if core.len() > 2 && first.is_ascii_alphabetic() && core[1] == b':' && core[2] == b'\\' {
         return true; // a Windows path
     }
-    if has(core, b"://") {
-        return true;
+    if core
+        .iter()
+        .position(|&c| c == b':')
+        .is_some_and(|i| core[i + 1..].starts_with(b"//"))
+    {
+        return true; // a URL
     }
     is_hex_like(core) || is_email(core)
 }
