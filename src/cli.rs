@@ -195,11 +195,13 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
     if let Some(dir) = &args.state {
         vocab::save(stage.miner(), dir)?;
     }
-    let evicted = stage.miner().evicted();
+    let miner = stage.miner();
+    let evicted = miner.evicted();
     eprintln!(
-        "dante parse: {} lines, {} templates, {} truncated, {} invalid UTF-8, {} not matching the format, {} evicted; {:.3}s ({:.0} lines/s)",
+        "dante parse: {} lines, {} templates (~{} bytes each), {} truncated, {} invalid UTF-8, {} not matching the format, {} evicted; {:.3}s ({:.0} lines/s)",
         counts.lines,
-        stage.miner().len(),
+        miner.len(),
+        miner.template_bytes() / miner.len().max(1),
         counts.truncated,
         counts.invalid_utf8,
         stage.unmatched(),

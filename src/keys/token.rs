@@ -120,6 +120,7 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
     out.clear();
     let bytes = msg.as_bytes();
     let mut maybe_date = false;
+    let mut sizes = false;
     let mut i = 0;
     while i < bytes.len() {
         while i < bytes.len() && CLASS[bytes[i] as usize] == SPACE {
@@ -142,6 +143,7 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
         // Both ends sit next to ASCII whitespace or the string ends, so they are char boundaries.
         let tok = &msg[start..i];
         maybe_date |= word && month_at(tok.as_bytes());
+        sizes |= tok.len() <= 5 && tok.as_bytes().contains(&b'B');
         if word {
             let text = if is_value_word(tok.as_bytes()) {
                 WILDCARD
@@ -162,6 +164,52 @@ pub fn tokenize(msg: &str, out: &mut Tokens) {
     }
     if maybe_date {
         collapse_dates(msg, out);
+    }
+    if sizes {
+        collapse_sizes(out);
+    }
+    collapse_lists(out);
+}
+
+/// A list of values written as a run of tokens (`blk_1 blk_2 blk_3 …`, `@0x1 @0x2 @0x3 …`) has
+/// a length that varies from line to line; three or more equal masked tokens in a row become one.
+fn collapse_lists(t: &mut Tokens) {
+    let mut i = 0;
+    while i + 2 < t.len() {
+        let h = t.hash(i);
+        if t.hash(i + 1) != h || t.hash(i + 2) != h || !t.get(i).contains(WILDCARD) {
+            i += 1;
+            continue;
+        }
+        let mut end = i + 2;
+        while end + 1 < t.len() && t.hash(end + 1) == h {
+            end += 1;
+        }
+        let text = t.get(i).to_string();
+        t.replace_range(i, end, &text);
+        i += 1;
+    }
+}
+
+fn is_size_unit(b: &[u8]) -> bool {
+    matches!(
+        b,
+        b"B" | b"KB" | b"kB" | b"MB" | b"GB" | b"TB" | b"KiB" | b"MiB" | b"GiB" | b"TiB"
+    )
+}
+
+/// Joins a number and the size unit after it (`5.2 KB`) into one value.
+fn collapse_sizes(t: &mut Tokens) {
+    let mut i = 1;
+    while i < t.len() {
+        let unit = t.get(i);
+        let bare = unit.trim_end_matches(|c: char| c.is_ascii() && is_trail_wrap(c as u8));
+        if t.get(i - 1) == WILDCARD && is_size_unit(bare.as_bytes()) {
+            let text = format!("{WILDCARD}{}", &unit[bare.len()..]);
+            t.replace_range(i - 1, i, &text);
+        } else {
+            i += 1;
+        }
     }
 }
 
@@ -489,8 +537,8 @@ fn mask_digits(
             i += 1;
         }
         let sub = &b[start..i];
-        if is_value_word(sub) || (digits && (sub.iter().all(u8::is_ascii_digit) || is_hex_id(sub)))
-        {
+        let number = || sub.iter().all(u8::is_ascii_digit) || is_hex_id(sub) || is_0x(sub);
+        if is_value_word(sub) || (digits && number()) {
             out.push_str(&tok[*copied..start]);
             out.push_str(WILDCARD);
             *copied = i;
@@ -551,7 +599,9 @@ fn is_value_shape(core: &[u8]) -> bool {
         return is_numeric(core) || is_hex_like(core);
     }
     if first == b'/' {
-        return is_abs_path(core);
+        // Khan et al.'s path rule stops at `:` `=` `,`…: `/10.0.0.1:22` is `<*>:<*>`, left to
+        // the piece-wise masking.
+        return is_abs_path(core) && !core.iter().any(|&c| is_path_delim(c));
     }
     if (first == b'v' || first == b'V') && core.len() > 1 && core[1].is_ascii_digit() {
         return is_numeric(&core[1..]);
@@ -566,7 +616,18 @@ fn is_value_shape(core: &[u8]) -> bool {
     {
         return true; // a URL
     }
-    is_hex_like(core) || is_email(core)
+    // `key=` with a long number after it keeps its key (see the caller).
+    is_hex_like(core) || is_email(core) || (!core.contains(&b'=') && has_long_number(core))
+}
+
+/// An identifier built around a long number (`blk_-1608999687919862906`,
+/// `attempt_201706092018_0024_m_000004_1026`): six digits in a row make it a value.
+fn has_long_number(core: &[u8]) -> bool {
+    let mut run = 0;
+    core.iter().any(|c| {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 6
+    })
 }
 
 /// Digits and separators (`.,:-/_+`), optionally a `T` between date and time, and a short unit
@@ -610,6 +671,13 @@ fn is_hex_like(s: &[u8]) -> bool {
         hex += usize::from(c != b'-' && c != b':');
     }
     digits > 0 && (hex >= 6 && (letters > 0 || hex < s.len()))
+}
+
+fn is_0x(s: &[u8]) -> bool {
+    s.len() > 2
+        && s[0] == b'0'
+        && matches!(s[1], b'x' | b'X')
+        && s[2..].iter().all(u8::is_ascii_hexdigit)
 }
 
 /// One piece of hex: six or more hex digits mixing digits and letters.
@@ -695,7 +763,7 @@ mod tests {
             joined("00000001@2016/9/27:20:30:31.455 WcpInitialize"),
             "<*>@<*>/<*>/<*>:<*>:<*>:<*> WcpInitialize"
         );
-        assert_eq!(joined("blk_-1608999687919862906"), "blk_-<*>");
+        assert_eq!(joined("blk_-16089"), "blk_-<*>");
         assert_eq!(joined("x86_64 HTTP/1.1 t761"), "x86_64 HTTP/<*> t761");
     }
 
@@ -716,6 +784,35 @@ mod tests {
         tokenize(msg, &mut t);
         assert_eq!(&msg[t.raw_span(1)], "Jul 1 10:00:00");
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn sizes_and_long_ids_are_one_value() {
+        assert_eq!(
+            joined("(estimated size 5.2 KB, free 3 B)"),
+            "(estimated size <*>, free <*>)"
+        );
+        assert_eq!(joined("KB only"), "KB only");
+        assert_eq!(
+            joined("blk_-1608999687919862906 attempt_201706092018_0024_m_1:"),
+            "<*> <*>:"
+        );
+        assert_eq!(joined("from /10.10.34.11:45307"), "from <*>:<*>");
+        assert_eq!(joined("to /10.10.34.11:"), "to <*>:");
+    }
+
+    #[test]
+    fn lists_of_values_collapse() {
+        assert_eq!(
+            joined("delete blk_11111111 blk_22222222 blk_33333333 done"),
+            "delete <*> done"
+        );
+        assert_eq!(joined("stack @0x1a @0x2b @0x3c @0x4d)"), "stack @<*> @<*>)");
+        assert_eq!(joined("pair 1 2 end"), "pair <*> <*> end");
+        let msg = "x 1 2 3 y";
+        let mut t = Tokens::default();
+        tokenize(msg, &mut t);
+        assert_eq!(&msg[t.raw_span(1)], "1 2 3");
     }
 
     #[test]
