@@ -227,10 +227,9 @@ impl Miner {
         {
             return Some(id);
         }
-        self.candidates(&toks)
-            .filter_map(|slot| self.cluster_at(slot))
-            .find(|c| similarity(c, &toks) >= 1.0)
-            .map(|c| c.id)
+        let slot = self.best_match(&toks)?;
+        let c = self.cluster_at(slot)?;
+        (similarity(c, &toks).0 >= 1.0).then_some(c.id)
     }
 
     fn cluster_at(&self, slot: u32) -> Option<&Cluster> {
@@ -252,16 +251,17 @@ impl Miner {
         first.chain(second).copied()
     }
 
+    /// The most similar template; between equally similar ones, the one with more constants in
+    /// common with the line (the most specific).
     fn best_match(&self, toks: &Tokens) -> Option<u32> {
-        let mut best: Option<(f64, usize, u32)> = None;
+        let mut best: Option<(f64, u32, u32)> = None;
         for slot in self.candidates(toks) {
             let Some(c) = self.cluster_at(slot) else {
                 continue;
             };
-            let sim = similarity(c, toks);
-            let wild = c.kinds.iter().filter(|k| **k != Kind::Literal).count();
-            if best.is_none_or(|(s, w, _)| sim > s || (sim == s && wild > w)) {
-                best = Some((sim, wild, slot));
+            let (sim, equal) = similarity(c, toks);
+            if best.is_none_or(|(s, e, _)| sim > s || (sim == s && equal > e)) {
+                best = Some((sim, equal, slot));
             }
         }
         best.filter(|(sim, _, _)| *sim >= self.cfg.similarity)
@@ -452,6 +452,24 @@ impl Miner {
         self.aliases.insert(from, to);
     }
 
+    /// The exact shapes seen (token-sequence signature) and the live key each went to.
+    pub(crate) fn shapes(&self) -> impl Iterator<Item = (u64, KeyId)> + '_ {
+        self.cache
+            .iter()
+            .filter(|(_, (slot, id))| self.cluster_at(*slot).is_some_and(|c| c.id == *id))
+            .map(|(sig, (_, id))| (*sig, *id))
+    }
+
+    /// Remembers that lines of shape `sig` go to `id` (when `id` is live), as before a restart.
+    pub(crate) fn restore_shape(&mut self, sig: u64, id: KeyId) {
+        if let Some(&slot) = self.by_id.get(&self.canonical(id))
+            && self.cache.len() < self.cfg.max_cache
+        {
+            let id = self.canonical(id);
+            self.cache.insert(sig, (slot, id));
+        }
+    }
+
     /// The current template of `id`, if it is live.
     pub fn template(&self, id: KeyId) -> Option<String> {
         self.get(id).map(Cluster::template)
@@ -547,8 +565,10 @@ fn word_variation(a: &str, b: &str) -> bool {
     (!dx.is_empty() || !dy.is_empty()) && dx.iter().chain(dy).all(u8::is_ascii_alphabetic)
 }
 
-/// Share of the template's non-`<*>` tokens that the line matches; 1.0 when there are none.
-fn similarity(c: &Cluster, toks: &Tokens) -> f64 {
+/// Share of the template's constant tokens that the line matches, and how many it matches. A
+/// template with no constant at all only takes lines whose tokens are all values too, so that it
+/// does not swallow every line of its length.
+fn similarity(c: &Cluster, toks: &Tokens) -> (f64, u32) {
     let (mut literals, mut equal) = (0u32, 0u32);
     for i in 0..c.tokens.len() {
         match c.kinds[i] {
@@ -566,9 +586,10 @@ fn similarity(c: &Cluster, toks: &Tokens) -> f64 {
         }
     }
     if literals == 0 {
-        1.0
+        let all_values = (0..toks.len()).all(|i| toks.get(i).contains(WILDCARD));
+        (if all_values { 1.0 } else { 0.0 }, 0)
     } else {
-        f64::from(equal) / f64::from(literals)
+        (f64::from(equal) / f64::from(literals), equal)
     }
 }
 

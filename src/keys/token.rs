@@ -550,7 +550,7 @@ fn mask_digits(
 
 /// Rewrites `<*>.<*>` and `<*><*>` to `<*>` in `out[from..]`.
 fn collapse_wildcards(out: &mut String, from: usize) {
-    let region = out[from..].as_bytes();
+    let region = &out.as_bytes()[from..];
     // Tokens are short: plain scans beat building a substring searcher.
     if !(has(region, b"<*><*>") || has(region, b"<*>.<*>")) {
         return;

@@ -1,8 +1,11 @@
 //! Saving and loading the vocabulary (ids, templates, counts) so that ids survive a restart.
 //!
 //! The file is `vocab.json` in the state directory: `{"format":1,"next_id":N,"templates":[{"id",
-//! "template","count"}]}`. It is written to a temporary file, fsynced, renamed over the old one and
-//! the directory fsynced, so a crash leaves either the old or the new vocabulary, never a mix.
+//! "template","count","family"?}],"aliases":[[retired,into]],"shape_hash":…,"shapes":[[sig,id]]}`.
+//! `shapes` is the miner's exact-shape cache: with it, a line that fits two templates equally well
+//! goes to the same key after a restart as before. It is written to a temporary file, fsynced,
+//! renamed over the old one and the directory fsynced, so a crash leaves either the old or the new
+//! vocabulary, never a mix.
 
 use super::miner::{Cluster, KeyId, Miner, MinerConfig};
 use serde::{Deserialize, Serialize};
@@ -44,7 +47,17 @@ struct VocabFile {
     /// Retired ids and the id each was merged into.
     #[serde(default)]
     aliases: Vec<(KeyId, KeyId)>,
+    /// Which hash made `shapes`; shapes made by another are dropped (they are only a cache).
+    #[serde(default)]
+    shape_hash: String,
+    /// Exact token-sequence shapes seen and their keys, so that a line that fits two templates
+    /// equally well goes to the same one after a restart.
+    #[serde(default)]
+    shapes: Vec<(u64, KeyId)>,
 }
+
+/// Names the token hash (rustc-hash's FxHasher over the normalised token bytes and length).
+const SHAPE_HASH: &str = "fx2-tokens-v1";
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
@@ -85,6 +98,12 @@ pub fn save(miner: &Miner, dir: &Path) -> Result<PathBuf, VocabError> {
             let mut a: Vec<_> = miner.aliases().collect();
             a.sort_unstable();
             a
+        },
+        shape_hash: SHAPE_HASH.to_string(),
+        shapes: {
+            let mut s: Vec<_> = miner.shapes().collect();
+            s.sort_unstable();
+            s
         },
     };
     let json = serde_json::to_vec(&file).map_err(|e| VocabError::Corrupt {
@@ -131,7 +150,13 @@ pub fn load(dir: &Path, cfg: MinerConfig) -> Result<Miner, VocabError> {
                 e.id, file.next_id
             )));
         }
-        let tokens = e.template.split_whitespace().map(Box::from).collect();
+        // Templates are tokens joined by one ASCII space, and tokens never hold ASCII
+        // whitespace; other spaces (U+00A0…) belong to the tokens.
+        let tokens = if e.template.is_empty() {
+            Vec::new()
+        } else {
+            e.template.split(' ').map(Box::from).collect()
+        };
         let mut c = Cluster::new(e.id, tokens, e.count);
         c.family = e.family.unwrap_or(e.id);
         miner.insert(c);
@@ -143,6 +168,11 @@ pub fn load(dir: &Path, cfg: MinerConfig) -> Result<Miner, VocabError> {
             )));
         }
         miner.add_alias(from, to);
+    }
+    if file.shape_hash == SHAPE_HASH {
+        for (sig, id) in file.shapes {
+            miner.restore_shape(sig, id);
+        }
     }
     miner.set_next_id(file.next_id);
     Ok(miner)

@@ -55,7 +55,8 @@ impl<R: BufRead> LineReader<R> {
                 Some(i) => (i, i + 1, true),
                 None => (chunk.len(), chunk.len(), false),
             };
-            let room = self.max_bytes.saturating_sub(buf.len());
+            // One byte more than the cap, so that a `\r` before the newline fits.
+            let room = (self.max_bytes + 1).saturating_sub(buf.len());
             if take > room {
                 truncated = true;
             }
@@ -67,6 +68,10 @@ impl<R: BufRead> LineReader<R> {
         }
         if buf.last() == Some(&b'\r') && !truncated {
             buf.pop();
+        }
+        if buf.len() > self.max_bytes {
+            buf.truncate(self.max_bytes);
+            truncated = true;
         }
         if truncated {
             cut_at_char_boundary(buf);
