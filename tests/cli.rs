@@ -500,10 +500,9 @@ fn evicted_keys_still_give_one_row_per_line() {
     assert!(run.stderr.contains("evicted"), "{}", run.stderr);
 }
 
-/// Bug: the tokenizer splits only on ASCII whitespace and NUL, but `vocab::load` splits saved
-/// templates with `str::split_whitespace`, which also splits on Unicode whitespace (U+00A0 and
-/// others). A template with such a character reloads with more tokens, no longer matches its own
-/// lines, and the same line gets a new id after a restart.
+/// Regression: the tokenizer splits only on ASCII whitespace and NUL, so a saved template must
+/// reload without being split on Unicode whitespace (U+00A0 and others), or the same line would
+/// get a new id after a restart.
 #[test]
 fn state_keeps_ids_for_lines_with_unicode_spaces() {
     let env = Env::new();
@@ -519,9 +518,8 @@ fn state_keeps_ids_for_lines_with_unicode_spaces() {
     assert_eq!(first, second);
 }
 
-/// Bug: at equal similarity the miner prefers the template with more `<*>`. Once a line of two
-/// values has made `<*> <*>`, a new user's line fits both `user <*>` and `<*> <*>` fully and joins
-/// the latter: lines of one template get two keys (here lines 1-3 and 6 get key 1, line 5 key 3).
+/// Regression: once a line of two values has made `<*> <*>`, a new user's line must still join
+/// `user <*>` (the more specific template), not the all-values one.
 #[test]
 fn lines_of_one_template_share_one_key_next_to_an_all_values_template() {
     let env = Env::new();

@@ -77,9 +77,7 @@ fn grouping_accuracy_on_the_excerpts() {
     }
 }
 
-/// Bug: `Report::systems` is documented as "in the settings' order" (and `run` says "Keep the
-/// file's order of systems"), but the settings are read into a `serde_json::Map`, which without
-/// serde_json's `preserve_order` feature is a BTreeMap: systems come out sorted by name.
+/// `Report::systems` keeps the settings' order (serde_json's `preserve_order`), not name order.
 #[test]
 fn systems_are_reported_in_the_settings_order() {
     let report = loghub::run(&fixtures(), &settings()).unwrap();

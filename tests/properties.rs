@@ -537,10 +537,9 @@ fn check_restart_keys(lines: &[String]) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(config(96))]
 
-    /// Bug: at equal similarity the miner prefers the template with more wildcards, so a line
-    /// that fits both its own template and an all-`<*>` template of the same length (made by an
-    /// all-value line) goes to the all-`<*>` one as soon as the exact-shape cache does not answer:
-    /// after a restart, or for any new value. See `a_specific_template_beats_all_wildcards`.
+    /// After a save and reload, every line gets the key it had: templates that overlap (a line
+    /// fits two equally well) are resolved by the saved exact-shape cache, and an all-`<*>`
+    /// template never takes a line with constants.
     #[test]
     fn a_restart_keys_lines_as_before(lines in prop_oneof![
         templated_lines(),
@@ -551,9 +550,8 @@ proptest! {
     }
 }
 
-/// The smallest case of the bug above, within one run: once a line of two values (`<*> <*>`) has
-/// been seen, a new user's `user <*>` line joins it instead of the users' template, because both
-/// match fully and the tie goes to the template with more wildcards.
+/// Within one run: once a line of two values (`<*> <*>`) has been seen, a new user's line still
+/// joins the users' template `user <*>`.
 #[test]
 fn a_specific_template_beats_all_wildcards() {
     let mut m = Miner::default();
@@ -571,9 +569,8 @@ fn a_specific_template_beats_all_wildcards() {
 proptest! {
     #![proptest_config(config(64))]
 
-    /// Bug: templates with Unicode whitespace (U+00A0, U+2003, U+0085…) are split by
-    /// `vocab::load` (`split_whitespace`) but not by the tokenizer (ASCII whitespace and NUL), so
-    /// they come back with more tokens and a changed template.
+    /// Templates with Unicode whitespace (U+00A0, U+2003, U+0085…) come back from a reload
+    /// unchanged: only ASCII whitespace separates tokens, in the tokenizer and in the vocabulary.
     #[test]
     fn save_and_reload_keep_templates_of_any_text(
         lines in prop::collection::vec(prop_oneof![any_text(), lossy_text()], 0..20)
@@ -582,7 +579,7 @@ proptest! {
     }
 }
 
-/// The smallest case of the bug above, kept as a plain regression test.
+/// The smallest case of the property above, kept as a plain regression test.
 #[test]
 fn reload_keeps_a_template_with_a_no_break_space() {
     check_reload(&["user\u{a0}alice logged in".to_string()]).unwrap();
@@ -675,8 +672,8 @@ proptest! {
         prop_assert_eq!(read_all(&input, cap, 1 << 12), got);
     }
 
-    /// Bug: a line whose content fits the cap exactly but ends in `\r\n` (or a final `\r`) is
-    /// flagged truncated: the reader compares the cap with the length including the `\r`.
+    /// Only lines longer than the cap are flagged; a line whose content fits the cap exactly but
+    /// ends in `\r\n` (or a final `\r`) is not: the `\r` is not content.
     #[test]
     fn line_reader_flags_only_lines_longer_than_the_cap(
         input in reader_input(),
@@ -695,7 +692,7 @@ proptest! {
     }
 }
 
-/// The smallest case of the bug above.
+/// The smallest case of the property above.
 #[test]
 fn crlf_line_exactly_at_the_cap_is_not_truncated() {
     assert_eq!(read_all(b"abc\r\n", 3, 64), [(b"abc".to_vec(), false)]);
