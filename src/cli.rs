@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use dante::event::Event;
+use dante::keys::parallel::ParallelKeyer;
 use dante::keys::{Format, KeyExtractor, KeyId, Miner, MinerConfig, vocab};
 use dante::source::lines::{DEFAULT_MAX_LINE_BYTES, LineReader};
 use serde::Serialize;
@@ -50,6 +51,10 @@ struct ParseArgs {
     /// The most templates kept; beyond it the least recently seen is evicted (its id retired).
     #[arg(long, default_value_t = MinerConfig::default().max_templates, value_name = "N")]
     max_templates: usize,
+    /// Threads that decode and tokenise lines (the miner itself keeps input order); default: the
+    /// cores this process may use.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Input files; standard input when none. Line numbers run on across files.
     files: Vec<PathBuf>,
 }
@@ -117,9 +122,11 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
         Some(dir) => vocab::load(dir, cfg)?,
         None => Miner::new(cfg),
     };
-    let mut stage = KeyExtractor::new(format, miner);
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let mut keyer = ParallelKeyer::new(KeyExtractor::new(format, miner), threads);
     let json = args.output == Output::Json;
-    let mut keys: Vec<KeyId> = Vec::new();
     // JSON rows need each line again at the end, to take parameters against the final template.
     let mut kept: Vec<(String, bool)> = Vec::new();
     let mut counts = Counts::default();
@@ -166,12 +173,13 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
                     String::from_utf8_lossy(&buf)
                 }
             };
-            keys.push(stage.key(&line));
+            keyer.push(&line);
             if json {
                 kept.push((line.into_owned(), info.truncated));
             }
         }
     }
+    let (stage, mut keys) = keyer.finish();
     let mine_secs = start.elapsed().as_secs_f64();
     // A key merged into another since its line was read is reported as the key it became.
     for k in &mut keys {

@@ -190,16 +190,11 @@ impl Miner {
 
     /// Assigns already tokenised `toks` a key.
     pub fn mine_tokens(&mut self, toks: &Tokens) -> KeyId {
-        self.clock += 1;
         let sig = toks.signature();
-        if let Some(&(slot, id)) = self.cache.get(&sig)
-            && let Some(Some(c)) = self.slots.get_mut(slot as usize)
-            && c.id == id
-        {
-            c.count += 1;
-            c.last_seen = self.clock;
+        if let Some(id) = self.mine_known_shape(sig) {
             return id;
         }
+        self.clock += 1;
         let slot = match self.best_match(toks) {
             Some(slot) => self.join(slot, toks),
             None => self.create(toks, None),
@@ -215,6 +210,21 @@ impl Miner {
         }
         self.cache.insert(sig, (slot, id));
         id
+    }
+
+    /// Counts a line whose token sequence has signature `sig` ([`Tokens::signature`]) and returns
+    /// its key, when that exact shape was seen before; `None` means the line must be mined whole
+    /// ([`Miner::mine`]). This is all the sequential work a line of a known shape needs.
+    pub fn mine_known_shape(&mut self, sig: u64) -> Option<KeyId> {
+        let &(slot, id) = self.cache.get(&sig)?;
+        let c = self.slots.get_mut(slot as usize)?.as_mut()?;
+        if c.id != id {
+            return None;
+        }
+        self.clock += 1;
+        c.count += 1;
+        c.last_seen = self.clock;
+        Some(id)
     }
 
     /// Finds the key `msg` would get without changing anything: the template whose pattern

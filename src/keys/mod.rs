@@ -15,6 +15,7 @@
 
 pub mod header;
 pub mod miner;
+pub mod parallel;
 pub mod params;
 pub mod token;
 pub mod vocab;
@@ -46,6 +47,17 @@ impl KeyExtractor {
     pub fn key(&mut self, line: &str) -> KeyId {
         let d = self.format.decode(line);
         self.unmatched += u64::from(!d.matched);
+        self.miner.mine(d.message)
+    }
+
+    /// Keys `line` whose [`parallel::Shape`] a worker already computed: a known shape is only
+    /// counted, a new one is decoded and mined here.
+    pub fn key_shaped(&mut self, line: &str, shape: parallel::Shape) -> KeyId {
+        self.unmatched += u64::from(!shape.matched);
+        if let Some(id) = self.miner.mine_known_shape(shape.sig) {
+            return id;
+        }
+        let d = self.format.decode(line);
         self.miner.mine(d.message)
     }
 
