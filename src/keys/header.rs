@@ -281,7 +281,13 @@ fn decode_syslog(line: &str) -> Option<Decoded<'_>> {
             now.year()
         }
     };
-    let msg = syslog_loose::parse_message_with_year(line, year_of, syslog_loose::Variant::Either);
+    // A line that opens with a BSD timestamp cannot be RFC 5424: skip trying it first.
+    let variant = if line.as_bytes().first().is_some_and(u8::is_ascii_uppercase) {
+        syslog_loose::Variant::RFC3164
+    } else {
+        syslog_loose::Variant::Either
+    };
+    let msg = syslog_loose::parse_message_with_year(line, year_of, variant);
     if msg.timestamp.is_none() && msg.hostname.is_none() && msg.appname.is_none() {
         return None;
     }

@@ -609,25 +609,40 @@ fn is_value_shape(core: &[u8]) -> bool {
     if core.len() > 2 && first.is_ascii_alphabetic() && core[1] == b':' && core[2] == b'\\' {
         return true; // a Windows path
     }
-    if core
-        .iter()
-        .position(|&c| c == b':')
-        .is_some_and(|i| core[i + 1..].starts_with(b"//"))
-    {
+    // One pass for the remaining shapes: URL, hex ids (UUIDs, MACs, IPv6), e-mail, long-number
+    // ids.
+    let (mut digits, mut hex_letters, mut seps, mut run, mut max_run) = (0, 0, 0, 0, 0);
+    let (mut hex_only, mut at, mut eq, mut colon) = (true, false, false, None);
+    for (i, &c) in core.iter().enumerate() {
+        if c.is_ascii_digit() {
+            digits += 1;
+            run += 1;
+            max_run = max_run.max(run);
+            continue;
+        }
+        run = 0;
+        match c {
+            b'a'..=b'f' | b'A'..=b'F' => hex_letters += 1,
+            b'-' => seps += 1,
+            b':' => {
+                seps += 1;
+                colon = colon.or(Some(i));
+            }
+            b'@' => (at, hex_only) = (true, false),
+            b'=' => (eq, hex_only) = (true, false),
+            _ => hex_only = false,
+        }
+    }
+    if colon.is_some_and(|i| core[i + 1..].starts_with(b"//")) {
         return true; // a URL
     }
-    // `key=` with a long number after it keeps its key (see the caller).
-    is_hex_like(core) || is_email(core) || (!core.contains(&b'=') && has_long_number(core))
-}
-
-/// An identifier built around a long number (`blk_-1608999687919862906`,
-/// `attempt_201706092018_0024_m_000004_1026`): six digits in a row make it a value.
-fn has_long_number(core: &[u8]) -> bool {
-    let mut run = 0;
-    core.iter().any(|c| {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        run >= 6
-    })
+    if hex_only && digits > 0 && digits + hex_letters >= 6 && (hex_letters > 0 || seps > 0) {
+        return true;
+    }
+    // An identifier built around a long number (`blk_-1608999687919862906`,
+    // `attempt_201706092018_0024_m_000004_1026`): six digits in a row make it a value, except
+    // after `key=`, which keeps its key (see the caller).
+    (at && is_email(core)) || (!eq && max_run >= 6)
 }
 
 /// Digits and separators (`.,:-/_+`), optionally a `T` between date and time, and a short unit
