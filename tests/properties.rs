@@ -347,8 +347,63 @@ proptest! {
             if !d.matched {
                 prop_assert_eq!(d.message, line.as_str(), "an unmatched line is mined whole");
             }
+            // The fast path that keying uses agrees with the full decoder.
+            prop_assert_eq!(format.message(&line), (d.message, d.matched), "{}", format);
         }
     }
+
+    /// Plain BSD syslog lines and near misses: the fast message finder and syslog_loose agree.
+    #[test]
+    fn the_fast_syslog_message_is_syslog_loose_message(line in bsd_line()) {
+        for format in [Format::Auto, Format::Syslog] {
+            let d = format.decode(&line);
+            prop_assert_eq!(format.message(&line), (d.message, d.matched), "{:?}", line);
+        }
+    }
+}
+
+/// `Mmm dd hh:mm:ss host tag[pid]: message` with each part sometimes off the plain shape.
+fn bsd_line() -> impl Strategy<Value = String> {
+    let month = prop::sample::select(vec!["Jan", "Jun", "Dec", "Mar", "Foo"]);
+    let day = prop_oneof![
+        (1u8..10).prop_map(|d| format!(" {d}")),
+        (1u8..32).prop_map(|d| format!("{d:02}"))
+    ];
+    let time = prop_oneof![
+        Just("06:55:46".to_string()),
+        Just("6:55:46".to_string()),
+        Just("06:55:46:".to_string()),
+        Just("06:55:4x".to_string()),
+    ];
+    let host = prop_oneof![
+        Just("LabSZ".to_string()),
+        Just("-".to_string()),
+        "[a-z0-9.:_-]{0,6}",
+        Just("h st".to_string())
+    ];
+    let tag = prop_oneof![
+        Just("sshd".to_string()),
+        Just("sshd(pam_unix)".to_string()),
+        Just("-".to_string()),
+        "[a-z:\\[\\]()/]{0,6}",
+    ];
+    let pid = prop_oneof![
+        Just(String::new()),
+        (1u32..99999).prop_map(|p| format!("[{p}]")),
+        Just("[x]".to_string()),
+        Just("[]".to_string())
+    ];
+    let sep = prop::sample::select(vec![": ", ":", ":  ", " ", ": \t"]);
+    let msg = prop_oneof![
+        Just("Invalid user test from 1.2.3.4".to_string()),
+        Just("[preauth] x".to_string()),
+        Just(" lead".to_string()),
+        Just("trail  ".to_string()),
+        Just(String::new()),
+        "\\PC{0,30}",
+    ];
+    (month, day, time, host, tag, pid, sep, msg)
+        .prop_map(|(m, d, t, h, tag, p, sep, msg)| format!("{m} {d} {t} {h} {tag}{p}{sep}{msg}"))
 }
 
 // ---------------------------------------------------------------------------------------------

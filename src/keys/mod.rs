@@ -45,9 +45,9 @@ impl KeyExtractor {
 
     /// Decodes `line` and assigns its message a key.
     pub fn key(&mut self, line: &str) -> KeyId {
-        let d = self.format.decode(line);
-        self.unmatched += u64::from(!d.matched);
-        self.miner.mine(d.message)
+        let (message, matched) = self.format.message(line);
+        self.unmatched += u64::from(!matched);
+        self.miner.mine(message)
     }
 
     /// Keys `line` whose [`parallel::Shape`] a worker already computed: a known shape is only
@@ -57,8 +57,8 @@ impl KeyExtractor {
         if let Some(id) = self.miner.mine_known_shape(shape.sig) {
             return id;
         }
-        let d = self.format.decode(line);
-        self.miner.mine(d.message)
+        let (message, _) = self.format.message(line);
+        self.miner.mine(message)
     }
 
     /// Decodes and keys `line` into an [`Event`] with its parameters.

@@ -28,11 +28,11 @@ pub struct Shape {
 
 /// Decodes `line` and computes its shape, using `toks` as scratch.
 pub fn shape(format: &Format, line: &str, toks: &mut Tokens) -> Shape {
-    let d = format.decode(line);
-    tokenize(d.message, toks);
+    let (message, matched) = format.message(line);
+    tokenize(message, toks);
     Shape {
         sig: toks.signature(),
-        matched: d.matched,
+        matched,
     }
 }
 
