@@ -7,7 +7,6 @@ use dante::keys::parallel::ParallelKeyer;
 use dante::keys::{Format, KeyExtractor, KeyId, Miner, MinerConfig, vocab};
 use dante::source::lines::{DEFAULT_MAX_LINE_BYTES, LineReader};
 use serde::Serialize;
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -102,13 +101,6 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
-#[derive(Default)]
-struct Counts {
-    lines: u64,
-    truncated: u64,
-    invalid_utf8: u64,
-}
-
 fn parse(args: ParseArgs) -> Result<ExitCode> {
     let format: Format = args
         .format
@@ -125,11 +117,11 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let mut keyer = ParallelKeyer::new(KeyExtractor::new(format, miner), threads);
     let json = args.output == Output::Json;
     // JSON rows need each line again at the end, to take parameters against the final template.
-    let mut kept: Vec<(String, bool)> = Vec::new();
-    let mut counts = Counts::default();
+    let mut keyer = ParallelKeyer::new(KeyExtractor::new(format, miner), threads, json);
+    let mut truncated: Vec<bool> = Vec::new();
+    let mut truncated_count = 0u64;
     let mut failed = false;
     let start = Instant::now();
     let inputs: Vec<Option<&PathBuf>> = if args.files.is_empty() {
@@ -137,7 +129,6 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
     } else {
         args.files.iter().map(Some).collect()
     };
-    let mut buf = Vec::new();
     for input in inputs {
         let name = input.map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string());
         let reader: Box<dyn BufRead> = match input {
@@ -154,7 +145,7 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
         let mut lines = LineReader::new(reader, args.max_line_bytes);
         let mut line_no = 0u64;
         loop {
-            let info = match lines.read_line(&mut buf) {
+            let info = match keyer.push_from(&mut lines) {
                 Ok(Some(info)) => info,
                 Ok(None) => break,
                 Err(e) => {
@@ -164,33 +155,28 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
                 }
             };
             line_no += 1;
-            counts.lines += 1;
-            counts.truncated += u64::from(info.truncated);
-            let line = match std::str::from_utf8(&buf) {
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => {
-                    counts.invalid_utf8 += 1;
-                    String::from_utf8_lossy(&buf)
-                }
-            };
-            keyer.push(&line);
+            truncated_count += u64::from(info.truncated);
             if json {
-                kept.push((line.into_owned(), info.truncated));
+                truncated.push(info.truncated);
             }
         }
     }
-    let (stage, mut keys) = keyer.finish();
+    let (stage, mut keys, counts, kept) = keyer.finish();
     let mine_secs = start.elapsed().as_secs_f64();
     // A key merged into another since its line was read is reported as the key it became.
     for k in &mut keys {
         *k = stage.miner().canonical(*k);
+    }
+    // Saved before the output is written, so that a closed pipe does not lose the vocabulary.
+    if let Some(dir) = &args.state {
+        vocab::save(stage.miner(), dir)?;
     }
 
     let templates = final_templates(stage.miner());
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 18, stdout);
     let written = if json {
-        write_json(&mut out, &stage, &keys, &kept, &templates)
+        write_json(&mut out, &stage, &keys, &kept, &truncated, &templates)
     } else {
         write_tsv(&mut out, &keys, &templates)
     };
@@ -200,9 +186,6 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         Err(e) => return Err(e).context("writing output"),
     }
-    if let Some(dir) = &args.state {
-        vocab::save(stage.miner(), dir)?;
-    }
     let miner = stage.miner();
     let evicted = miner.evicted();
     eprintln!(
@@ -210,7 +193,7 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
         counts.lines,
         miner.len(),
         miner.template_bytes() / miner.len().max(1),
-        counts.truncated,
+        truncated_count,
         counts.invalid_utf8,
         stage.unmatched(),
         evicted,
@@ -260,10 +243,11 @@ fn write_json(
     out: &mut impl Write,
     stage: &KeyExtractor,
     keys: &[KeyId],
-    kept: &[(String, bool)],
+    kept: &[String],
+    truncated: &[bool],
     templates: &[Option<String>],
 ) -> io::Result<()> {
-    for (i, ((line, truncated), key)) in kept.iter().zip(keys).enumerate() {
+    for (i, ((line, truncated), key)) in kept.iter().zip(truncated).zip(keys).enumerate() {
         let decoded = stage.format().decode(line);
         let mut event = stage.describe(&decoded, *key);
         event.truncated = *truncated;

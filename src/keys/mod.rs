@@ -50,15 +50,12 @@ impl KeyExtractor {
         self.miner.mine(message)
     }
 
-    /// Keys `line` whose [`parallel::Shape`] a worker already computed: a known shape is only
-    /// counted, a new one is decoded and mined here.
-    pub fn key_shaped(&mut self, line: &str, shape: parallel::Shape) -> KeyId {
+    /// Keys a line whose [`parallel::Shape`] a worker already computed, when the miner has seen
+    /// that shape: it is only counted. `None` means the line must go through [`Self::key`].
+    pub fn key_known_shape(&mut self, shape: parallel::Shape) -> Option<KeyId> {
+        let id = self.miner.mine_known_shape(shape.sig)?;
         self.unmatched += u64::from(!shape.matched);
-        if let Some(id) = self.miner.mine_known_shape(shape.sig) {
-            return id;
-        }
-        let (message, _) = self.format.message(line);
-        self.miner.mine(message)
+        Some(id)
     }
 
     /// Decodes and keys `line` into an [`Event`] with its parameters.

@@ -36,13 +36,23 @@ impl<R: BufRead> LineReader<R> {
     /// Reads the next line into `buf` (cleared first), without its line ending. `None` at the end.
     pub fn read_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<LineInfo>> {
         buf.clear();
+        self.append_line(buf)
+    }
+
+    /// Appends the next line to `buf`, without its line ending, so that many lines can share one
+    /// buffer. `None` at the end (and `buf` is as it was).
+    pub fn append_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<LineInfo>> {
+        let start = buf.len();
         let mut truncated = false;
         let mut any = false;
         loop {
             let chunk = match self.inner.fill_buf() {
                 Ok(c) => c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    buf.truncate(start);
+                    return Err(e);
+                }
             };
             if chunk.is_empty() {
                 if !any {
@@ -56,7 +66,7 @@ impl<R: BufRead> LineReader<R> {
                 None => (chunk.len(), chunk.len(), false),
             };
             // One byte more than the cap, so that a `\r` before the newline fits.
-            let room = (self.max_bytes + 1).saturating_sub(buf.len());
+            let room = (self.max_bytes + 1).saturating_sub(buf.len() - start);
             if take > room {
                 truncated = true;
             }
@@ -66,23 +76,23 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
         }
-        if buf.last() == Some(&b'\r') && !truncated {
+        if buf.len() > start && buf.last() == Some(&b'\r') && !truncated {
             buf.pop();
         }
-        if buf.len() > self.max_bytes {
-            buf.truncate(self.max_bytes);
+        if buf.len() - start > self.max_bytes {
+            buf.truncate(start + self.max_bytes);
             truncated = true;
         }
         if truncated {
-            cut_at_char_boundary(buf);
+            cut_at_char_boundary(buf, start);
         }
         Ok(Some(LineInfo { truncated }))
     }
 }
 
 /// Drops a partial UTF-8 sequence left at the end of a cut line.
-fn cut_at_char_boundary(buf: &mut Vec<u8>) {
-    let tail = buf.len().saturating_sub(3);
+fn cut_at_char_boundary(buf: &mut Vec<u8>, start: usize) {
+    let tail = buf.len().saturating_sub(3).max(start);
     for i in (tail..buf.len()).rev() {
         let b = buf[i];
         if b & 0xC0 != 0x80 {
