@@ -217,16 +217,16 @@ fn final_templates(miner: &Miner) -> Vec<Option<String>> {
 }
 
 fn write_tsv(out: &mut impl Write, keys: &[KeyId], templates: &[Option<String>]) -> io::Result<()> {
+    // Each key's `\tkey\ttemplate\n` is the same on every row: build it once.
+    let tails: Vec<Vec<u8>> = templates
+        .iter()
+        .enumerate()
+        .map(|(id, t)| format!("\t{id}\t{}\n", t.as_deref().unwrap_or("")).into_bytes())
+        .collect();
     let mut n = itoa::Buffer::new();
-    let mut k = itoa::Buffer::new();
     for (i, key) in keys.iter().enumerate() {
         out.write_all(n.format(i + 1).as_bytes())?;
-        out.write_all(b"\t")?;
-        out.write_all(k.format(*key).as_bytes())?;
-        out.write_all(b"\t")?;
-        let t = templates[*key as usize].as_deref().unwrap_or("");
-        out.write_all(t.as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(&tails[*key as usize])?;
     }
     Ok(())
 }
