@@ -155,7 +155,7 @@ impl ParallelKeyer {
     }
 
     fn key_here(&mut self, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
+        let text = utf8(line);
         self.counts.invalid_utf8 += u64::from(matches!(text, Cow::Owned(_)));
         self.counts.lines += 1;
         let key = self.stage.key(&text);
@@ -225,11 +225,11 @@ impl ParallelKeyer {
         for (line, shape) in batch.lines().zip(&batch.shapes) {
             let key = self.stage.key_known_shape(*shape).unwrap_or_else(|| {
                 // A new shape: decode and mine it here, in order.
-                self.stage.key(&String::from_utf8_lossy(line))
+                self.stage.key(&utf8(line))
             });
             self.keys.push(key);
             if self.keep_lines {
-                self.kept.push(String::from_utf8_lossy(line).into_owned());
+                self.kept.push(utf8(line).into_owned());
             }
         }
     }
@@ -259,6 +259,15 @@ impl ParallelKeyer {
     }
 }
 
+/// The line as text: borrowed when it is valid UTF-8 (the fast, common check), otherwise with
+/// U+FFFD in place of the bad bytes.
+fn utf8(line: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(line) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(line),
+    }
+}
+
 fn work_loop(work: &Mutex<mpsc::Receiver<Batch>>, done: &mpsc::Sender<Batch>, format: &Format) {
     let mut toks = Tokens::default();
     loop {
@@ -272,7 +281,7 @@ fn work_loop(work: &Mutex<mpsc::Receiver<Batch>>, done: &mpsc::Sender<Batch>, fo
         shapes.clear();
         let mut invalid = 0;
         for line in batch.lines() {
-            let text = String::from_utf8_lossy(line);
+            let text = utf8(line);
             invalid += u64::from(matches!(text, Cow::Owned(_)));
             shapes.push(shape(format, &text, &mut toks));
         }

@@ -439,7 +439,16 @@ fn is_value_word(s: &[u8]) -> bool {
 fn normalize_token(tok: &str, out: &mut String) {
     let b = tok.as_bytes();
     // One pass says which of the rules below can apply at all.
-    let seen = b.iter().fold(0u16, |acc, &c| acc | FLAGS[c as usize]);
+    let (seen, all) = b.iter().fold((0u16, u16::MAX), |(any, all), &c| {
+        let f = FLAGS[c as usize];
+        (any | f, all & f)
+    });
+    // The commonest value: digits and separators, starting and ending with a digit (a number,
+    // time, date, IP:port). The shape rules below would say the same.
+    if all & F_NUMERIC != 0 && b[0].is_ascii_digit() && b[b.len() - 1].is_ascii_digit() {
+        out.push_str(WILDCARD);
+        return;
+    }
     if seen & F_LT != 0 && tok.contains(WILDCARD) {
         // Already a template token (re-mining a template): keep it as it is.
         out.push_str(tok);
