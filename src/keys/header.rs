@@ -16,6 +16,7 @@
 //! A line that does not match its format is mined whole and flagged `matched = false`; it is never
 //! dropped.
 
+use super::token::is_month;
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use regex::Regex;
 use std::fmt;
@@ -259,24 +260,6 @@ fn field_at(s: &str) -> Option<(&str, usize)> {
     let end = inner.find('>')?;
     let name = &inner[..end];
     (!name.is_empty() && !name.contains(['<', ' '])).then_some((name, end + 2))
-}
-
-fn is_month(b: &[u8]) -> bool {
-    matches!(
-        b,
-        b"Jan"
-            | b"Feb"
-            | b"Mar"
-            | b"Apr"
-            | b"May"
-            | b"Jun"
-            | b"Jul"
-            | b"Aug"
-            | b"Sep"
-            | b"Oct"
-            | b"Nov"
-            | b"Dec"
-    )
 }
 
 /// The message of the commonest syslog line, `Mmm dd hh:mm:ss host tag[pid]: message` (or

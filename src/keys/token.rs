@@ -213,23 +213,27 @@ fn collapse_sizes(t: &mut Tokens) {
     }
 }
 
+/// Whether `b` is an English month abbreviation (`Jan`…`Dec`), as syslog and dates write them.
+pub(crate) fn is_month(b: &[u8]) -> bool {
+    matches!(
+        b,
+        b"Jan"
+            | b"Feb"
+            | b"Mar"
+            | b"Apr"
+            | b"May"
+            | b"Jun"
+            | b"Jul"
+            | b"Aug"
+            | b"Sep"
+            | b"Oct"
+            | b"Nov"
+            | b"Dec"
+    )
+}
+
 fn month_at(b: &[u8]) -> bool {
-    b.len() >= 3
-        && matches!(
-            &b[..3],
-            b"Jan"
-                | b"Feb"
-                | b"Mar"
-                | b"Apr"
-                | b"May"
-                | b"Jun"
-                | b"Jul"
-                | b"Aug"
-                | b"Sep"
-                | b"Oct"
-                | b"Nov"
-                | b"Dec"
-        )
+    b.len() >= 3 && is_month(&b[..3])
 }
 
 const DAYS: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
