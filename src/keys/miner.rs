@@ -341,6 +341,19 @@ impl Miner {
                 c.last_seen = c.last_seen.max(gone.last_seen);
             }
         }
+        // Aliases whose template was evicted since lead nowhere: drop them when they pile up, so
+        // that the map stays bounded by the template cap.
+        if self.aliases.len() > 4 * self.cfg.max_templates.max(1) {
+            let dead: Vec<KeyId> = self
+                .aliases
+                .keys()
+                .copied()
+                .filter(|a| !self.by_id.contains_key(&self.canonical(*a)))
+                .collect();
+            for a in dead {
+                self.aliases.remove(&a);
+            }
+        }
     }
 
     fn merge(&mut self, slot: u32, toks: &Tokens) {
@@ -793,6 +806,23 @@ mod tests {
         );
         assert_eq!(ids[0], ids[2]);
         assert_ne!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn aliases_stay_bounded_under_eviction() {
+        let cfg = MinerConfig {
+            max_templates: 2,
+            ..MinerConfig::default()
+        };
+        let mut m = Miner::new(cfg);
+        for i in 0..300 {
+            for user in ["alice", "bob", "carol", "dave"] {
+                m.mine(&format!("event{i} by user {user} done"));
+            }
+        }
+        assert!(m.aliases().count() <= 4 * 2 + 1, "{}", m.aliases().count());
+        let last = m.mine("event299 by user erin done");
+        assert_eq!(m.template(last).unwrap(), "event299 by user <*> done");
     }
 
     #[test]
