@@ -5,9 +5,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use dante::event::Event;
 use dante::keys::parallel::ParallelKeyer;
 use dante::keys::{Format, KeyExtractor, KeyId, Miner, MinerConfig, vocab};
+use dante::model::train::{TrainConfig, train};
+use dante::model::{ModelConfig, file as model_file};
+use dante::score::{DEFAULT_CACHE_STATES, SessionScorer};
 use dante::source::lines::{DEFAULT_MAX_LINE_BYTES, LineReader};
+use dante::source::sessions;
 use serde::Serialize;
 use std::fs::File;
+use std::io::IsTerminal;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,9 +31,79 @@ enum Command {
     /// Turn log lines into log keys: prints `line_no<TAB>key_id<TAB>template` per input line,
     /// after all input is read, with each key's final template.
     Parse(ParseArgs),
+    /// Train the next-key model on normal sessions.
+    Train(TrainArgs),
+    /// Score sessions with a model: prints `session_no<TAB>verdict<TAB>score<TAB>first
+    /// anomalous position<TAB>key seen<TAB>expected keys`.
+    Score(ScoreArgs),
     /// Run an evaluation on a public data set.
     #[command(subcommand)]
     Eval(EvalCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ModelArgs {
+    /// Passes over the data at most (early stopping may end sooner).
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    epochs: usize,
+    /// LSTM hidden size.
+    #[arg(long, default_value_t = ModelConfig::default().hidden)]
+    hidden: usize,
+    /// LSTM layers (1 or 2).
+    #[arg(long, default_value_t = ModelConfig::default().layers)]
+    layers: usize,
+    /// Seed of initialisation, validation split and shuffling.
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    seed: u64,
+    /// Session false-positive rate that g is calibrated for on the validation split.
+    #[arg(long, default_value_t = TrainConfig::default().target_fpr)]
+    target_fpr: f64,
+}
+
+impl ModelArgs {
+    fn config(&self) -> TrainConfig {
+        TrainConfig {
+            model: ModelConfig {
+                hidden: self.hidden,
+                layers: self.layers,
+                ..ModelConfig::default()
+            },
+            epochs: self.epochs,
+            seed: self.seed,
+            target_fpr: self.target_fpr,
+            ..TrainConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// Sessions, one per line: space-separated integer keys, optionally prefixed by `id,`.
+    #[arg(long, value_name = "FILE")]
+    sessions: PathBuf,
+    /// Where to write the model (safetensors with dante's metadata).
+    #[arg(long, value_name = "MODEL")]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ScoreArgs {
+    /// The model file.
+    #[arg(long, value_name = "MODEL")]
+    model: PathBuf,
+    /// Sessions to score, one per line.
+    #[arg(long, value_name = "FILE")]
+    sessions: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScoreOutput::Tsv)]
+    output: ScoreOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScoreOutput {
+    Tsv,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,12 +153,52 @@ enum EvalCommand {
         #[arg(long, value_name = "OUT")]
         json: Option<PathBuf>,
     },
+    /// Train on normal sessions, score normal and abnormal ones: precision, recall, F1, FPR.
+    Sessions {
+        /// Normal sessions to train on.
+        #[arg(long, value_name = "FILE")]
+        train: PathBuf,
+        /// Normal sessions to test on; without it 20% of --train is held out.
+        #[arg(long, value_name = "FILE")]
+        test_normal: Option<PathBuf>,
+        /// Abnormal sessions to test on.
+        #[arg(long, value_name = "FILE")]
+        test_abnormal: PathBuf,
+        /// Also write the results as JSON here.
+        #[arg(long, value_name = "OUT")]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
 }
 
 /// Parses the command line and runs the command.
 pub fn run() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Parse(args) => parse(args),
+        Command::Train(args) => train_sessions(args),
+        Command::Score(args) => score(args),
+        Command::Eval(EvalCommand::Sessions {
+            train,
+            test_normal,
+            test_abnormal,
+            json,
+            model,
+        }) => {
+            let report = dante::eval::sessions::run(
+                &train,
+                test_normal.as_deref(),
+                &test_abnormal,
+                &model.config(),
+            )?;
+            print!("{}", report.text());
+            if let Some(out) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&out, text + "\n")
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Eval(EvalCommand::Loghub {
             data,
             settings,
@@ -260,4 +375,105 @@ fn write_json(
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
+    let data = sessions::read(&args.sessions)?;
+    let keys: Vec<Vec<KeyId>> = data.into_iter().map(|s| s.keys).collect();
+    let cfg = args.model.config();
+    // A progress bar on a terminal, nothing otherwise.
+    let bar = io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(cfg.epochs as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut report = |epoch: usize, train_loss: f64, val_loss: f64| {
+        if let Some(bar) = &bar {
+            bar.set_position(epoch as u64);
+            bar.set_message(format!("loss {train_loss:.4} validation {val_loss:.4}"));
+        }
+    };
+    let model = train(&keys, &cfg, Some(&mut report))
+        .with_context(|| format!("training on {}", args.sessions.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    model_file::save(&model, &args.out)?;
+    let s = &model.summary;
+    eprintln!(
+        "dante train: {} sessions ({} keys, {} known), {} epochs in {:.1}s, validation loss {:.4}, g = {} (validation FPR {:.4} for a target of {}); wrote {}",
+        s.sessions,
+        s.events,
+        model.vocab.len(),
+        s.epochs,
+        s.seconds,
+        s.validation_loss,
+        model.g,
+        s.validation_fpr,
+        s.target_fpr,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn score(args: ScoreArgs) -> Result<ExitCode> {
+    let ScoreOutput::Tsv = args.output;
+    let model = model_file::load(&args.model)?;
+    let data = sessions::read(&args.sessions)?;
+    let mut scorer = SessionScorer::new(&model, DEFAULT_CACHE_STATES);
+    let start = Instant::now();
+    let mut out = BufWriter::with_capacity(1 << 18, io::stdout().lock());
+    let mut flagged = 0usize;
+    for (n, s) in data.iter().enumerate() {
+        let v = scorer.score(&s.keys);
+        flagged += usize::from(v.anomalous);
+        let line = match &v.first {
+            None => format!(
+                "{}\t{}\t{:.6}\t\t\t\n",
+                n + 1,
+                u8::from(v.anomalous),
+                v.score
+            ),
+            Some(e) => {
+                let expected: Vec<String> = e
+                    .expected
+                    .iter()
+                    .map(|(k, p)| format!("{k}:{p:.3}"))
+                    .collect();
+                let seen = e.seen.map_or_else(|| "end".to_string(), |k| k.to_string());
+                format!(
+                    "{}\t{}\t{:.6}\t{}\t{seen}\t{}\n",
+                    n + 1,
+                    u8::from(v.anomalous),
+                    v.score,
+                    e.position + 1,
+                    expected.join(",")
+                )
+            }
+        };
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(e).context("writing output");
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e).context("writing output"),
+        _ => {}
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "dante score: {} sessions, {} anomalous, {} keys in {:.3}s ({:.0} events/s), g = {}",
+        data.len(),
+        flagged,
+        scorer.events(),
+        secs,
+        scorer.events() as f64 / secs.max(1e-9),
+        scorer.g()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,8 +7,10 @@
 //! 1. [`source`]: read lines (files, stdin) with a cap on their length;
 //! 2. [`keys`]: decode the header and turn the message into a log key, the printf-style template
 //!    that printed it, with typed parameter values;
-//! 3. later stages (`user`, `model`, `score`, `sink`) attribute, score and deliver;
-//! 4. [`eval`]: evaluations on public data sets.
+//! 3. [`model`]: the LSTM next-key model (training with candle, f32 inference);
+//! 4. [`score`]: DeepLog's decision per key and a verdict per session, explained;
+//! 5. later stages (`user`, `sink`) attribute and deliver;
+//! 6. [`eval`]: evaluations on public data sets.
 //!
 //! Every stage fills in the one [`event::Event`] type.
 //!
@@ -30,4 +32,6 @@
 pub mod eval;
 pub mod event;
 pub mod keys;
+pub mod model;
+pub mod score;
 pub mod source;

@@ -2,5 +2,7 @@
 //! achieves on them. Slow evaluations live here, not in the tests.
 //!
 //! - [`loghub`]: template-mining accuracy (GA, FGA, PA, FTA) and speed on Loghub-2k.
+//! - [`sessions`]: next-key model detection (precision, recall, F1, FPR) on session files.
 
 pub mod loghub;
+pub mod sessions;

@@ -1,0 +1,268 @@
+//! Scoring: DeepLog's decision on each key and a verdict per session, with the explanation.
+//!
+//! Takes a model and sequences of keys, gives per key whether it was among the model's top `g`
+//! predictions (and likewise for the session's end: a session that stops where the model expected
+//! more is a surprise too), and per session a verdict (anomalous when any was not), a score (the
+//! share of anomalous events, the end included) and, for the first anomalous one, the keys the
+//! model expected with their probabilities. State kept: a bounded cache of the states reached by session prefixes seen
+//! before, so that the many sessions that start alike are scored by lookups.
+
+use crate::keys::KeyId;
+use crate::model::infer::{Scorer, State, rank};
+use crate::model::{Model, Vocabulary};
+use rustc_hash::FxHashMap;
+
+/// How many expected keys an explanation lists.
+pub const EXPLAIN_TOP: usize = 5;
+
+/// The default bound on cached prefix states.
+pub const DEFAULT_CACHE_STATES: usize = 1 << 16;
+
+/// Why a key was flagged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// 0-based position of the key in its session (the session's length for its end).
+    pub position: usize,
+    /// The key seen; `None` when the session ended there.
+    pub seen: Option<KeyId>,
+    /// Its probability (0 for a key the model does not know).
+    pub probability: f32,
+    /// Its rank among the predictions (0 = most likely); `None` for an unknown key.
+    pub rank: Option<usize>,
+    /// The keys the model expected, most likely first, with probabilities.
+    pub expected: Vec<(KeyId, f32)>,
+}
+
+/// The verdict on one session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// True when some key was outside the top `g`.
+    pub anomalous: bool,
+    /// Share of the session's keys that were anomalous.
+    pub score: f64,
+    /// The first anomalous key, explained.
+    pub first: Option<Explanation>,
+}
+
+struct Node {
+    state: State,
+    probs: Box<[f32]>,
+}
+
+/// Scores sessions with a model, caching the states of prefixes it has seen.
+pub struct SessionScorer {
+    vocab: Vocabulary,
+    scorer: Scorer,
+    g: usize,
+    nodes: Vec<Node>,
+    children: FxHashMap<(u32, u32), u32>,
+    max_nodes: usize,
+    events: u64,
+}
+
+impl SessionScorer {
+    /// A scorer for `model` caching at most `max_nodes` prefix states.
+    pub fn new(model: &Model, max_nodes: usize) -> Self {
+        let scorer = Scorer::new(model);
+        let mut root = scorer.zero();
+        scorer.step(&mut root, model.vocab.start());
+        let mut probs = vec![0f32; scorer.outputs()].into_boxed_slice();
+        scorer.predict(&root, &mut probs);
+        Self {
+            vocab: model.vocab.clone(),
+            g: model.g,
+            nodes: vec![Node { state: root, probs }],
+            children: FxHashMap::default(),
+            max_nodes: max_nodes.max(1),
+            scorer,
+            events: 0,
+        }
+    }
+
+    /// Keys scored so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The `g` in force.
+    pub fn g(&self) -> usize {
+        self.g
+    }
+
+    fn explain(
+        &self,
+        probs: &[f32],
+        position: usize,
+        seen: Option<KeyId>,
+        index: usize,
+    ) -> Explanation {
+        let mut order: Vec<usize> = (1..probs.len()).collect();
+        order.sort_by(|a, b| probs[*b].total_cmp(&probs[*a]));
+        Explanation {
+            position,
+            seen,
+            probability: if index == 0 { 0.0 } else { probs[index] },
+            rank: (index != 0).then(|| rank(probs, index)),
+            expected: order
+                .into_iter()
+                .take(EXPLAIN_TOP)
+                .filter_map(|i| self.vocab.key(i).map(|k| (k, probs[i])))
+                .collect(),
+        }
+    }
+
+    /// Scores one session.
+    pub fn score(&mut self, keys: &[KeyId]) -> Verdict {
+        self.events += keys.len() as u64;
+        let mut node: Option<u32> = Some(0);
+        // Off the cache (it is full): a private state and its predictions.
+        let mut state = self.nodes[0].state.clone();
+        let mut probs = self.nodes[0].probs.to_vec();
+        let mut anomalies = 0usize;
+        let mut first = None;
+        for (t, &k) in keys.iter().enumerate() {
+            let i = self.vocab.index(k);
+            let current: &[f32] = match node {
+                Some(n) => &self.nodes[n as usize].probs,
+                None => &probs,
+            };
+            let bad = i == 0 || rank(current, i) >= self.g;
+            if bad {
+                anomalies += 1;
+                if first.is_none() {
+                    first = Some(self.explain(current, t, Some(k), i));
+                }
+            }
+            node = match node {
+                Some(n) => self.child(n, i, &mut state, &mut probs),
+                None => {
+                    self.scorer.step(&mut state, i);
+                    self.scorer.predict(&state, &mut probs);
+                    None
+                }
+            };
+        }
+        // The session ends here: was that expected?
+        let current: &[f32] = match node {
+            Some(n) => &self.nodes[n as usize].probs,
+            None => &probs,
+        };
+        let end = self.vocab.end();
+        if rank(current, end) >= self.g {
+            anomalies += 1;
+            if first.is_none() {
+                first = Some(self.explain(current, keys.len(), None, end));
+            }
+        }
+        Verdict {
+            anomalous: anomalies > 0,
+            score: anomalies as f64 / (keys.len() + 1) as f64,
+            first,
+        }
+    }
+
+    /// The cached node after feeding `input` at node `n`; when the cache is full, computes into
+    /// `state`/`probs` and returns `None`.
+    fn child(
+        &mut self,
+        n: u32,
+        input: usize,
+        state: &mut State,
+        probs: &mut Vec<f32>,
+    ) -> Option<u32> {
+        if let Some(&c) = self.children.get(&(n, input as u32)) {
+            return Some(c);
+        }
+        let mut next = self.nodes[n as usize].state.clone();
+        self.scorer.step(&mut next, input);
+        let mut p = vec![0f32; self.scorer.outputs()].into_boxed_slice();
+        self.scorer.predict(&next, &mut p);
+        if self.nodes.len() >= self.max_nodes {
+            *state = next;
+            probs.clear();
+            probs.extend_from_slice(&p);
+            return None;
+        }
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            state: next,
+            probs: p,
+        });
+        self.children.insert((n, input as u32), id);
+        Some(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::train::{TrainConfig, train};
+    use crate::model::{ModelConfig, SplitMix};
+
+    fn model() -> Model {
+        let mut rng = SplitMix::new(3);
+        let sessions: Vec<Vec<KeyId>> = (0..300)
+            .map(|_| {
+                let mut s = vec![10, 20];
+                if rng.below(2) == 0 {
+                    s.push(30);
+                }
+                s.push(40);
+                s
+            })
+            .collect();
+        let cfg = TrainConfig {
+            model: ModelConfig {
+                embed: 8,
+                hidden: 16,
+                layers: 1,
+            },
+            epochs: 40,
+            learning_rate: 0.02,
+            patience: 5,
+            ..TrainConfig::default()
+        };
+        train(&sessions, &cfg, None).unwrap()
+    }
+
+    #[test]
+    fn normal_sessions_pass_and_a_foreign_key_is_explained() {
+        let m = model();
+        let mut s = SessionScorer::new(&m, 1000);
+        assert!(!s.score(&[10, 20, 30, 40]).anomalous);
+        assert!(!s.score(&[10, 20, 40]).anomalous);
+        let v = s.score(&[10, 20, 99, 40]);
+        assert!(v.anomalous);
+        let e = v.first.unwrap();
+        assert_eq!((e.position, e.seen, e.rank), (2, Some(99), None));
+        assert!(
+            e.expected.iter().any(|(k, _)| *k == 30 || *k == 40),
+            "{:?}",
+            e.expected
+        );
+        let v = s.score(&[40, 10, 20, 30]);
+        assert!(v.anomalous, "out of order");
+        assert_eq!(v.first.unwrap().position, 0);
+        let v = s.score(&[10, 20]);
+        assert!(v.anomalous, "cut short");
+        let e = v.first.unwrap();
+        assert_eq!((e.position, e.seen), (2, None));
+        assert!(matches!(e.expected[0].0, 30 | 40), "{:?}", e.expected);
+    }
+
+    #[test]
+    fn cached_and_uncached_scores_agree() {
+        let m = model();
+        let sessions = [
+            vec![10, 20, 30, 40],
+            vec![10, 30, 20, 40],
+            vec![10, 20, 40, 40, 10],
+        ];
+        let mut cached = SessionScorer::new(&m, 1000);
+        let mut tiny = SessionScorer::new(&m, 1);
+        for s in &sessions {
+            assert_eq!(cached.score(s), tiny.score(s));
+        }
+        assert_eq!(cached.events(), 13);
+    }
+}
