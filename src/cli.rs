@@ -7,7 +7,7 @@ use dante::keys::parallel::ParallelKeyer;
 use dante::keys::{Format, KeyExtractor, KeyId, Miner, MinerConfig, vocab};
 use dante::model::train::{TrainConfig, train};
 use dante::model::{ModelConfig, file as model_file};
-use dante::score::{DEFAULT_CACHE_STATES, SessionScorer};
+use dante::score::{DEFAULT_CACHE_STATES, score_all};
 use dante::source::lines::{DEFAULT_MAX_LINE_BYTES, LineReader};
 use dante::source::sessions;
 use serde::Serialize;
@@ -99,6 +99,9 @@ struct ScoreArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScoreOutput::Tsv)]
     output: ScoreOutput,
+    /// Threads scoring sessions; default: the cores this process may use.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -423,12 +426,16 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
     let ScoreOutput::Tsv = args.output;
     let model = model_file::load(&args.model)?;
     let data = sessions::read(&args.sessions)?;
-    let mut scorer = SessionScorer::new(&model, DEFAULT_CACHE_STATES);
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let start = Instant::now();
+    let refs: Vec<&[KeyId]> = data.iter().map(|s| s.keys.as_slice()).collect();
+    let verdicts = score_all(&model, &refs, threads, DEFAULT_CACHE_STATES);
+    let events: usize = refs.iter().map(|s| s.len()).sum();
     let mut out = BufWriter::with_capacity(1 << 18, io::stdout().lock());
     let mut flagged = 0usize;
-    for (n, s) in data.iter().enumerate() {
-        let v = scorer.score(&s.keys);
+    for (n, v) in verdicts.iter().enumerate() {
         flagged += usize::from(v.anomalous);
         let line = match &v.first {
             None => format!(
@@ -470,10 +477,10 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
         "dante score: {} sessions, {} anomalous, {} keys in {:.3}s ({:.0} events/s), g = {}",
         data.len(),
         flagged,
-        scorer.events(),
+        events,
         secs,
-        scorer.events() as f64 / secs.max(1e-9),
-        scorer.g()
+        events as f64 / secs.max(1e-9),
+        model.g
     );
     Ok(ExitCode::SUCCESS)
 }

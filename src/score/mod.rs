@@ -193,6 +193,37 @@ impl SessionScorer {
     }
 }
 
+/// Scores many sessions on `threads` threads (each with its own prefix cache, `max_nodes` split
+/// between them); verdicts come back in input order.
+pub fn score_all(
+    model: &Model,
+    sessions: &[&[KeyId]],
+    threads: usize,
+    max_nodes: usize,
+) -> Vec<Verdict> {
+    let threads = threads.clamp(1, sessions.len().max(1));
+    let chunk = sessions.len().div_ceil(threads).max(1);
+    let per_thread = (max_nodes / threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = sessions
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut scorer = SessionScorer::new(model, per_thread);
+                    part.iter().map(|s| scorer.score(s)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +279,23 @@ mod tests {
         let e = v.first.unwrap();
         assert_eq!((e.position, e.seen), (2, None));
         assert!(matches!(e.expected[0].0, 30 | 40), "{:?}", e.expected);
+    }
+
+    #[test]
+    fn threads_do_not_change_verdicts() {
+        let m = model();
+        let sessions: Vec<Vec<KeyId>> = (0..50)
+            .map(|i| match i % 3 {
+                0 => vec![10, 20, 30, 40],
+                1 => vec![10, 20, 99],
+                _ => vec![20, 10],
+            })
+            .collect();
+        let refs: Vec<&[KeyId]> = sessions.iter().map(Vec::as_slice).collect();
+        let one = score_all(&m, &refs, 1, 100);
+        assert_eq!(one, score_all(&m, &refs, 3, 100));
+        assert_eq!(one.len(), 50);
+        assert!(score_all(&m, &[], 2, 100).is_empty());
     }
 
     #[test]
