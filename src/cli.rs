@@ -407,7 +407,7 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
     model_file::save(&model, &args.out)?;
     let s = &model.summary;
     eprintln!(
-        "dante train: {} sessions ({} keys, {} known), {} epochs in {:.1}s, validation loss {:.4}, g = {} (validation FPR {:.4} for a target of {}); wrote {}",
+        "dante train: {} sessions ({} keys, {} known), {} epochs in {:.1}s, validation loss {:.4}, g = {}, surprise threshold {} (validation FPR {:.4} for a target of {}); wrote {}",
         s.sessions,
         s.events,
         model.vocab.len(),
@@ -415,6 +415,9 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
         s.seconds,
         s.validation_loss,
         model.g,
+        model
+            .threshold
+            .map_or_else(|| "none".to_string(), |t| format!("{t:.2}")),
         s.validation_fpr,
         s.target_fpr,
         args.out.display()
@@ -439,10 +442,11 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
         flagged += usize::from(v.anomalous);
         let line = match &v.first {
             None => format!(
-                "{}\t{}\t{:.6}\t\t\t\n",
+                "{}\t{}\t{:.6}\t\t\t\t{:.3}\n",
                 n + 1,
                 u8::from(v.anomalous),
-                v.score
+                v.score,
+                v.surprise
             ),
             Some(e) => {
                 let expected: Vec<String> = e
@@ -452,12 +456,13 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
                     .collect();
                 let seen = e.seen.map_or_else(|| "end".to_string(), |k| k.to_string());
                 format!(
-                    "{}\t{}\t{:.6}\t{}\t{seen}\t{}\n",
+                    "{}\t{}\t{:.6}\t{}\t{seen}\t{}\t{:.3}\n",
                     n + 1,
                     u8::from(v.anomalous),
                     v.score,
                     e.position + 1,
-                    expected.join(",")
+                    expected.join(","),
+                    v.surprise
                 )
             }
         };

@@ -58,6 +58,8 @@ struct Meta {
     vocab_hash: String,
     config: ModelConfig,
     g: usize,
+    #[serde(default)]
+    threshold: Option<f64>,
     summary: TrainingSummary,
 }
 
@@ -96,6 +98,7 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, String> {
         vocab_hash: model.vocab.hash(),
         config: w.config,
         g: model.g,
+        threshold: model.threshold,
         summary: model.summary.clone(),
     };
     let json = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
@@ -197,6 +200,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
         vocab,
         weights,
         g: meta.g,
+        threshold: meta.threshold.filter(|t| t.is_finite()),
         summary: meta.summary,
     })
 }
@@ -238,6 +242,7 @@ mod tests {
             vocab,
             weights: net.to_weights().unwrap(),
             g: 2,
+            threshold: Some(6.5),
             summary: TrainingSummary {
                 sessions: 10,
                 ..TrainingSummary::default()

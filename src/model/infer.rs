@@ -247,6 +247,7 @@ mod tests {
             vocab,
             weights: net.to_weights().unwrap(),
             g: 2,
+            threshold: None,
             summary: TrainingSummary::default(),
         }
     }
@@ -307,6 +308,7 @@ mod tests {
             vocab,
             weights: net.to_weights().unwrap(),
             g: 1,
+            threshold: None,
             summary: TrainingSummary::default(),
         };
         assert_eq!(Scorer::new(&model).zero().bytes(), 1024);

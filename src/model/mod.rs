@@ -181,6 +181,8 @@ pub struct Model {
     pub weights: Weights,
     /// DeepLog's rule: a key is anomalous when it is not among the top `g` predictions.
     pub g: usize,
+    /// And when its surprise, `-ln p`, is above this (calibrated on validation).
+    pub threshold: Option<f64>,
     /// What the training saw and measured.
     pub summary: TrainingSummary,
 }

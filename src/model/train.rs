@@ -44,7 +44,7 @@ impl Default for TrainConfig {
             learning_rate: 0.01,
             patience: 3,
             validation: 0.1,
-            target_fpr: 0.002,
+            target_fpr: 0.005,
             seed: 42,
         }
     }
@@ -114,56 +114,73 @@ fn batches(
     Ok(out)
 }
 
-/// The largest rank (0 = the most likely key) of any key of `keys`, and of the session's end,
-/// under the model, or `None` when a key is not in the vocabulary. A session is flagged with `g`
-/// when this is `>= g`.
-pub fn max_rank(scorer: &Scorer, vocab: &Vocabulary, keys: &[KeyId]) -> Option<usize> {
+/// The largest rank (0 = the most likely key) and the largest surprise (`-ln p`) of any key of
+/// `keys` and of the session's end under the model, or `None` when a key is not in the
+/// vocabulary. A session is flagged when the rank is `>= g` or the surprise above the threshold.
+pub fn extremes(scorer: &Scorer, vocab: &Vocabulary, keys: &[KeyId]) -> Option<(usize, f64)> {
     let mut state = scorer.zero();
     scorer.step(&mut state, vocab.start());
     let mut probs = vec![0f32; scorer.outputs()];
-    let mut worst = 0;
+    let (mut worst, mut most) = (0, 0f64);
+    let mut see = |probs: &[f32], i: usize| {
+        worst = worst.max(rank(probs, i));
+        most = most.max(surprise(probs[i]));
+    };
     for k in keys {
         let i = vocab.index(*k);
         if i == 0 {
             return None;
         }
         scorer.predict(&state, &mut probs);
-        worst = worst.max(rank(&probs, i));
+        see(&probs, i);
         scorer.step(&mut state, i);
     }
     scorer.predict(&state, &mut probs);
-    Some(worst.max(rank(&probs, vocab.end())))
+    see(&probs, vocab.end());
+    Some((worst, most))
 }
 
-/// The smallest `g` that flags at most `target` of the validation sessions.
+/// `-ln p`, bounded for p = 0.
+pub fn surprise(p: f32) -> f64 {
+    -f64::from(p.max(1e-30)).ln()
+}
+
+/// DeepLog's `g` and a surprise threshold, chosen on validation sessions so that together they
+/// flag at most `target` of them: `g` the smallest that flags at most half of `target`, then the
+/// lowest threshold that keeps the union within `target`. Returns `(g, threshold, FPR)`.
 fn calibrate(
     scorer: &Scorer,
     vocab: &Vocabulary,
     validation: &[&[KeyId]],
     target: f64,
-) -> (usize, f64) {
-    let mut ranks: Vec<usize> = validation
+) -> (usize, Option<f64>, f64) {
+    let seen: Vec<(usize, f64)> = validation
         .iter()
-        .map(|s| max_rank(scorer, vocab, s).unwrap_or(usize::MAX))
+        .map(|s| extremes(scorer, vocab, s).unwrap_or((usize::MAX, f64::INFINITY)))
         .collect();
-    ranks.sort_unstable();
-    let n = ranks.len();
-    let max_g = vocab.outputs();
-    for g in 1..=max_g {
-        let flagged = ranks.iter().filter(|r| **r >= g).count();
-        if n == 0 || (flagged as f64) / (n as f64) <= target {
-            return (
-                g,
-                if n == 0 {
-                    0.0
-                } else {
-                    flagged as f64 / n as f64
-                },
-            );
-        }
+    let n = seen.len();
+    if n == 0 {
+        return (vocab.outputs(), None, 0.0);
     }
-    let flagged = ranks.iter().filter(|r| **r >= max_g).count();
-    (max_g, flagged as f64 / n.max(1) as f64)
+    let share = |count: usize| count as f64 / n as f64;
+    let max_g = vocab.outputs();
+    let g = (1..=max_g)
+        .find(|&g| share(seen.iter().filter(|(r, _)| *r >= g).count()) <= target)
+        .unwrap_or(max_g);
+    // Sessions the rank rule lets pass, by surprise, highest first: the threshold may flag as
+    // many of them as the rest of the budget allows.
+    let flagged_by_g = seen.iter().filter(|(r, _)| *r >= g).count();
+    let budget = ((target * n as f64).floor() as usize).saturating_sub(flagged_by_g);
+    let mut passing: Vec<f64> = seen
+        .iter()
+        .filter(|(r, _)| *r < g)
+        .map(|(_, s)| *s)
+        .collect();
+    passing.sort_by(|a, b| b.total_cmp(a));
+    let threshold = passing.get(budget).copied();
+    let flagged =
+        flagged_by_g + threshold.map_or(0, |t| passing.iter().filter(|s| **s > t).count());
+    (g, threshold, share(flagged))
 }
 
 /// Trains a model on normal sessions.
@@ -265,11 +282,13 @@ pub fn train(
         vocab,
         weights: best.1,
         g: 1,
+        threshold: None,
         summary: TrainingSummary::default(),
     };
     let scorer = Scorer::new(&model);
-    let (g, fpr) = calibrate(&scorer, &model.vocab, &validation, cfg.target_fpr);
+    let (g, threshold, fpr) = calibrate(&scorer, &model.vocab, &validation, cfg.target_fpr);
     model.g = g;
+    model.threshold = threshold;
     model.summary = TrainingSummary {
         sessions: training.len(),
         events: training.iter().map(|s| s.len()).sum(),
@@ -343,11 +362,15 @@ mod tests {
         let accuracy = right as f64 / total as f64;
         assert!(accuracy > 0.95, "held-out top-1 accuracy {accuracy}");
         // Normal sessions pass with the calibrated g; an out-of-order key does not.
-        assert!(max_rank(&scorer, &model.vocab, &[1, 2, 3, 5]).unwrap() < model.g);
-        assert!(max_rank(&scorer, &model.vocab, &[1, 5, 2, 3]).unwrap() >= model.g);
+        let flagged = |keys: &[KeyId]| {
+            extremes(&scorer, &model.vocab, keys)
+                .is_none_or(|(r, s)| r >= model.g || model.threshold.is_some_and(|t| s > t))
+        };
+        assert!(!flagged(&[1, 2, 3, 5]));
+        assert!(flagged(&[1, 5, 2, 3]));
         // A session cut short: every key is expected, but not the end where it stops.
-        assert!(max_rank(&scorer, &model.vocab, &[1, 2, 3]).unwrap() >= model.g);
-        assert_eq!(max_rank(&scorer, &model.vocab, &[1, 2, 99]), None);
+        assert!(flagged(&[1, 2, 3]));
+        assert!(flagged(&[1, 2, 99]));
     }
 
     #[test]
@@ -360,7 +383,7 @@ mod tests {
         let a = train(&data, &cfg, None).unwrap();
         let b = train(&data, &cfg, None).unwrap();
         assert_eq!(a.weights, b.weights);
-        assert_eq!(a.g, b.g);
+        assert_eq!((a.g, a.threshold), (b.g, b.threshold));
     }
 
     #[test]

@@ -9,11 +9,15 @@
 
 use crate::keys::KeyId;
 use crate::model::infer::{Scorer, State, rank};
+use crate::model::train::surprise;
 use crate::model::{Model, Vocabulary};
 use rustc_hash::FxHashMap;
 
 /// How many expected keys an explanation lists.
 pub const EXPLAIN_TOP: usize = 5;
+
+/// The surprise given to a key the model does not know.
+pub const UNKNOWN_SURPRISE: f64 = 50.0;
 
 /// The default bound on cached prefix states.
 pub const DEFAULT_CACHE_STATES: usize = 1 << 16;
@@ -40,6 +44,9 @@ pub struct Verdict {
     pub anomalous: bool,
     /// Share of the session's keys that were anomalous.
     pub score: f64,
+    /// The largest surprise, `-ln p`, of any of its events (the end included); an unknown key
+    /// counts as [`UNKNOWN_SURPRISE`].
+    pub surprise: f64,
     /// The first anomalous key, explained.
     pub first: Option<Explanation>,
 }
@@ -54,6 +61,7 @@ pub struct SessionScorer {
     vocab: Vocabulary,
     scorer: Scorer,
     g: usize,
+    threshold: f64,
     nodes: Vec<Node>,
     children: FxHashMap<(u32, u32), u32>,
     max_nodes: usize,
@@ -71,6 +79,7 @@ impl SessionScorer {
         Self {
             vocab: model.vocab.clone(),
             g: model.g,
+            threshold: model.threshold.unwrap_or(f64::INFINITY),
             nodes: vec![Node { state: root, probs }],
             children: FxHashMap::default(),
             max_nodes: max_nodes.max(1),
@@ -120,13 +129,20 @@ impl SessionScorer {
         let mut probs = self.nodes[0].probs.to_vec();
         let mut anomalies = 0usize;
         let mut first = None;
+        let mut most = 0f64;
         for (t, &k) in keys.iter().enumerate() {
             let i = self.vocab.index(k);
             let current: &[f32] = match node {
                 Some(n) => &self.nodes[n as usize].probs,
                 None => &probs,
             };
-            let bad = i == 0 || rank(current, i) >= self.g;
+            let s = if i == 0 {
+                UNKNOWN_SURPRISE
+            } else {
+                surprise(current[i])
+            };
+            most = most.max(s);
+            let bad = i == 0 || rank(current, i) >= self.g || s > self.threshold;
             if bad {
                 anomalies += 1;
                 if first.is_none() {
@@ -148,7 +164,9 @@ impl SessionScorer {
             None => &probs,
         };
         let end = self.vocab.end();
-        if rank(current, end) >= self.g {
+        let s = surprise(current[end]);
+        most = most.max(s);
+        if rank(current, end) >= self.g || s > self.threshold {
             anomalies += 1;
             if first.is_none() {
                 first = Some(self.explain(current, keys.len(), None, end));
@@ -157,6 +175,7 @@ impl SessionScorer {
         Verdict {
             anomalous: anomalies > 0,
             score: anomalies as f64 / (keys.len() + 1) as f64,
+            surprise: most,
             first,
         }
     }
