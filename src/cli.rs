@@ -77,10 +77,21 @@ impl ModelArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[group(id = "input", required = true, multiple = false, args = ["sessions", "logs"])]
 struct TrainArgs {
     /// Sessions, one per line: space-separated integer keys, optionally prefixed by `id,`.
     #[arg(long, value_name = "FILE")]
-    sessions: PathBuf,
+    sessions: Option<PathBuf>,
+    /// Raw log files: keyed, attributed to users (or hosts), one session per user per day.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    logs: Vec<PathBuf>,
+    /// Header format of the log files (as `dante parse --format`).
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// With --logs: the key vocabulary to use and update (vocab.json), so that the keys the
+    /// model learns are the agent's keys.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
     /// Where to write the model (safetensors with dante's metadata).
     #[arg(long, value_name = "MODEL")]
     out: PathBuf,
@@ -380,9 +391,65 @@ fn write_json(
     Ok(())
 }
 
+/// Keys raw log lines and cuts them into sessions per user per day; returns them with the hash
+/// of the key vocabulary they use.
+fn sessions_from_logs(args: &TrainArgs) -> Result<(Vec<Vec<KeyId>>, String)> {
+    let format: Format = args
+        .format
+        .parse()
+        .with_context(|| format!("--format {:?}", args.format))?;
+    let miner = match &args.state {
+        Some(dir) => vocab::load(dir, MinerConfig::default())?,
+        None => Miner::new(MinerConfig::default()),
+    };
+    let mut keyer = ParallelKeyer::new(KeyExtractor::new(format, miner), 1, true);
+    for path in &args.logs {
+        let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut lines =
+            LineReader::new(BufReader::with_capacity(1 << 18, f), DEFAULT_MAX_LINE_BYTES);
+        while keyer
+            .push_from(&mut lines)
+            .with_context(|| format!("reading {}", path.display()))?
+            .is_some()
+        {}
+    }
+    let (stage, keys, _, lines) = keyer.finish();
+    // Users are read from parameters against each key's final template.
+    let mut grouped = dante::user::Sessions::default();
+    for (line, key) in lines.iter().zip(&keys) {
+        let key = stage.miner().canonical(*key);
+        let event = stage.describe(&stage.format().decode(line), key);
+        grouped.push(&event, key);
+    }
+    if let Some(dir) = &args.state {
+        vocab::save(stage.miner(), dir)?;
+    }
+    let hash = vocab::templates_hash(stage.miner());
+    Ok((
+        grouped
+            .into_sessions()
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect(),
+        hash,
+    ))
+}
+
 fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
-    let data = sessions::read(&args.sessions)?;
-    let keys: Vec<Vec<KeyId>> = data.into_iter().map(|s| s.keys).collect();
+    let (keys, key_vocabulary) = match &args.sessions {
+        Some(path) => {
+            let data = sessions::read(path)?;
+            (data.into_iter().map(|s| s.keys).collect::<Vec<_>>(), None)
+        }
+        None => {
+            let (keys, hash) = sessions_from_logs(&args)?;
+            (keys, Some(hash))
+        }
+    };
+    let source = args.sessions.as_ref().map_or_else(
+        || format!("{} log file(s)", args.logs.len()),
+        |p| p.display().to_string(),
+    );
     let cfg = args.model.config();
     // A progress bar on a terminal, nothing otherwise.
     let bar = io::stderr().is_terminal().then(|| {
@@ -399,8 +466,9 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
             bar.set_message(format!("loss {train_loss:.4} validation {val_loss:.4}"));
         }
     };
-    let model = train(&keys, &cfg, Some(&mut report))
-        .with_context(|| format!("training on {}", args.sessions.display()))?;
+    let mut model =
+        train(&keys, &cfg, Some(&mut report)).with_context(|| format!("training on {source}"))?;
+    model.key_vocabulary = key_vocabulary;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -9,8 +9,9 @@
 //!    that printed it, with typed parameter values;
 //! 3. [`model`]: the LSTM next-key model (training with candle, f32 inference);
 //! 4. [`score`]: DeepLog's decision per key and a verdict per session, explained;
-//! 5. later stages (`user`, `sink`) attribute and deliver;
-//! 6. [`eval`]: evaluations on public data sets.
+//! 5. [`user`]: which user (or host) an event belongs to, sessions per user per day;
+//! 6. later stages (`sink`) deliver;
+//! 7. [`eval`]: evaluations on public data sets.
 //!
 //! Every stage fills in the one [`event::Event`] type.
 //!
@@ -35,3 +36,4 @@ pub mod keys;
 pub mod model;
 pub mod score;
 pub mod source;
+pub mod user;

@@ -76,6 +76,19 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VocabError + '_ {
     }
 }
 
+/// A stable hash of the live templates and their ids (FNV-1a over `id<TAB>template<LF>` in id
+/// order): a model trained on these keys records it, and refuses a vocabulary that differs.
+pub fn templates_hash(miner: &Miner) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in miner.clusters() {
+        for b in format!("{}\t{}\n", c.id, c.template()).bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
 /// Writes the miner's vocabulary into `dir` atomically, creating `dir` if needed.
 pub fn save(miner: &Miner, dir: &Path) -> Result<PathBuf, VocabError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -130,6 +143,12 @@ pub fn load(dir: &Path, cfg: MinerConfig) -> Result<Miner, VocabError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Miner::new(cfg)),
         Err(e) => return Err(io_err(&path)(e)),
     };
+    from_bytes(&bytes, &path, cfg)
+}
+
+/// Reads a vocabulary from the bytes of a `vocab.json` (`path` names it in errors).
+pub fn from_bytes(bytes: &[u8], path: &Path, cfg: MinerConfig) -> Result<Miner, VocabError> {
+    let path = path.to_path_buf();
     let corrupt = |reason: String| VocabError::Corrupt {
         path: path.clone(),
         reason,

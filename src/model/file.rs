@@ -60,6 +60,8 @@ struct Meta {
     g: usize,
     #[serde(default)]
     threshold: Option<f64>,
+    #[serde(default)]
+    key_vocabulary: Option<String>,
     summary: TrainingSummary,
 }
 
@@ -99,6 +101,7 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, String> {
         config: w.config,
         g: model.g,
         threshold: model.threshold,
+        key_vocabulary: model.key_vocabulary.clone(),
         summary: model.summary.clone(),
     };
     let json = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
@@ -201,20 +204,21 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
         weights,
         g: meta.g,
         threshold: meta.threshold.filter(|t| t.is_finite()),
+        key_vocabulary: meta.key_vocabulary,
         summary: meta.summary,
     })
 }
 
-/// Checks that `model` was trained on the key vocabulary whose hash is `keys_hash`.
+/// Checks that `model` was trained on the key vocabulary whose templates hash to `keys_hash`
+/// ([`crate::keys::vocab::templates_hash`]). A model trained on bare session files records no
+/// vocabulary and passes.
 pub fn check_vocabulary(model: &Model, keys_hash: &str) -> Result<(), ModelFileError> {
-    let ours = model.vocab.hash();
-    if ours == keys_hash {
-        Ok(())
-    } else {
-        Err(ModelFileError::VocabularyMismatch {
-            model: ours,
+    match &model.key_vocabulary {
+        Some(ours) if ours != keys_hash => Err(ModelFileError::VocabularyMismatch {
+            model: ours.clone(),
             keys: keys_hash.to_string(),
-        })
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -243,6 +247,7 @@ mod tests {
             weights: net.to_weights().unwrap(),
             g: 2,
             threshold: Some(6.5),
+            key_vocabulary: Some("00aa".into()),
             summary: TrainingSummary {
                 sessions: 10,
                 ..TrainingSummary::default()
@@ -282,9 +287,11 @@ mod tests {
 
     #[test]
     fn vocabulary_mismatch_is_a_clear_error() {
-        let m = model();
-        assert!(check_vocabulary(&m, &m.vocab.hash()).is_ok());
+        let mut m = model();
+        assert!(check_vocabulary(&m, "00aa").is_ok());
         let err = check_vocabulary(&m, "0000").unwrap_err().to_string();
+        m.key_vocabulary = None;
+        assert!(check_vocabulary(&m, "0000").is_ok());
         assert!(err.contains("does not match"), "{err}");
     }
 }

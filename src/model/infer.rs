@@ -248,6 +248,7 @@ mod tests {
             weights: net.to_weights().unwrap(),
             g: 2,
             threshold: None,
+            key_vocabulary: None,
             summary: TrainingSummary::default(),
         }
     }
@@ -309,6 +310,7 @@ mod tests {
             weights: net.to_weights().unwrap(),
             g: 1,
             threshold: None,
+            key_vocabulary: None,
             summary: TrainingSummary::default(),
         };
         assert_eq!(Scorer::new(&model).zero().bytes(), 1024);

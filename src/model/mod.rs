@@ -10,6 +10,7 @@
 //! session; outputs are `0` = unknown key, `1..=V`, and `V + 1` = end of the session, so that a
 //! session that stops where the model expected more is itself a surprise.
 
+pub mod bundled;
 pub mod file;
 pub mod infer;
 pub mod net;
@@ -183,6 +184,9 @@ pub struct Model {
     pub g: usize,
     /// And when its surprise, `-ln p`, is above this (calibrated on validation).
     pub threshold: Option<f64>,
+    /// The hash of the key vocabulary (templates and ids) the model was trained on, when it was
+    /// trained from logs ([`crate::keys::vocab::templates_hash`]).
+    pub key_vocabulary: Option<String>,
     /// What the training saw and measured.
     pub summary: TrainingSummary,
 }

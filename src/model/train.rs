@@ -283,6 +283,7 @@ pub fn train(
         weights: best.1,
         g: 1,
         threshold: None,
+        key_vocabulary: None,
         summary: TrainingSummary::default(),
     };
     let scorer = Scorer::new(&model);

@@ -1,0 +1,255 @@
+//! `dante train`, `dante score` and `dante eval sessions` as a user runs them: real processes on
+//! files written into a temporary directory. The sessions follow a small grammar generated here.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn dante(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_dante"))
+        .args(args)
+        .output()
+        .expect("run dante");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "dante panicked: {stderr}");
+    out
+}
+
+/// Sessions that open with 1, run 2 → 3 or 2 → 4 one to three times, and close with 5.
+fn grammar(n: usize) -> String {
+    let mut x: u64 = 12345;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut text = String::new();
+    for i in 0..n {
+        let mut keys = vec!["1".to_string()];
+        for _ in 0..1 + next() % 3 {
+            keys.push("2".into());
+            keys.push(if next() % 2 == 0 { "3" } else { "4" }.into());
+        }
+        keys.push("5".into());
+        text += &format!("s{i},{}\n", keys.join(" "));
+    }
+    text
+}
+
+fn train(dir: &Path) -> String {
+    let sessions = dir.join("train.txt");
+    fs::write(&sessions, grammar(400)).unwrap();
+    let model = dir.join("model.safetensors");
+    let out = dante(&[
+        "train",
+        "--sessions",
+        sessions.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--epochs",
+        "40",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dante train:") && stderr.contains("g = "),
+        "{stderr}"
+    );
+    model.to_str().unwrap().to_string()
+}
+
+#[test]
+fn trains_then_scores_normal_and_broken_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path());
+    let test = dir.path().join("test.txt");
+    fs::write(&test, "1 2 3 5\n1 2 4 2 3 5\n1 2 9 5\n1 5 2 3\n1 2 3\n\n").unwrap();
+    let out = dante(&[
+        "score",
+        "--model",
+        &model,
+        "--sessions",
+        test.to_str().unwrap(),
+        "--output",
+        "tsv",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows.len(),
+        6,
+        "one row per session, the empty one too: {stdout}"
+    );
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (i + 1).to_string());
+        assert!(row[2].parse::<f64>().is_ok(), "score column: {row:?}");
+    }
+    let verdicts: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(&verdicts[..5], ["0", "0", "1", "1", "1"], "{stdout}");
+    // The unknown key 9 is named at position 3, with the keys the model expected instead.
+    assert_eq!(rows[2][3], "3");
+    assert_eq!(rows[2][4], "9");
+    assert!(
+        rows[2][5].contains("3:") || rows[2][5].contains("4:"),
+        "{:?}",
+        rows[2]
+    );
+    // A session cut short is flagged at its end.
+    assert_eq!((rows[4][3], rows[4][4]), ("4", "end"));
+}
+
+#[test]
+fn eval_sessions_reports_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    let train_file = dir.path().join("train.txt");
+    fs::write(&train_file, grammar(400)).unwrap();
+    let abnormal = dir.path().join("abnormal.txt");
+    fs::write(&abnormal, "1 2 9 5\n1 5 2 3\n2 1 3 5\n").unwrap();
+    let json = dir.path().join("report.json");
+    let out = dante(&[
+        "eval",
+        "sessions",
+        "--train",
+        train_file.to_str().unwrap(),
+        "--test-abnormal",
+        abnormal.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("held out"), "{text}");
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["abnormal_sessions"], 3);
+    assert_eq!(report["recall"], 1.0, "{report}");
+    assert!(report["fpr"].as_f64().unwrap() <= 0.05, "{report}");
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.txt");
+    fs::write(&bad, "1 2 3\n1 two 3\n").unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = dante(&[
+        "train",
+        "--sessions",
+        bad.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.txt:2") && stderr.contains("\"two\""),
+        "{stderr}"
+    );
+
+    fs::write(&model, b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage").unwrap();
+    let out = dante(&[
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--sessions",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("m.safetensors") && stderr.contains("not a valid dante model"),
+        "{stderr}"
+    );
+
+    let missing = dir.path().join("nope.safetensors");
+    let out = dante(&[
+        "score",
+        "--model",
+        missing.to_str().unwrap(),
+        "--sessions",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.safetensors"));
+}
+
+#[test]
+fn trains_from_raw_logs_with_the_agents_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    for day in 1..=9 {
+        for (i, user) in ["alice", "bob", "carol", "dave"].iter().enumerate() {
+            let t = format!("Nov  {day} 0{i}:00:0{i}");
+            log += &format!(
+                "{t} web-3 sshd[1{i}]: Accepted password for {user} from 10.0.0.{i} port 22 ssh2\n"
+            );
+            log += &format!(
+                "{t} web-3 sshd[1{i}]: pam_unix(sshd:session): session opened for user {user} by (uid=0)\n"
+            );
+            log += &format!(
+                "{t} web-3 sudo: {user} : TTY=pts/0 ; PWD=/home/{user} ; USER=root ; COMMAND=/bin/ls\n"
+            );
+            log += &format!(
+                "{t} web-3 sshd[1{i}]: pam_unix(sshd:session): session closed for user {user}\n"
+            );
+        }
+    }
+    let logs = dir.path().join("auth.log");
+    fs::write(&logs, log).unwrap();
+    let state = dir.path().join("state");
+    let model = dir.path().join("m.safetensors");
+    let out = dante(&[
+        "train",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Four users × nine days (and sudo's target user, root, per day), less the validation split.
+    let sessions: usize = stderr
+        .split("dante train: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!((30..=45).contains(&sessions), "{stderr}");
+    assert!(state.join("vocab.json").exists());
+    let vocab = fs::read_to_string(state.join("vocab.json")).unwrap();
+    assert!(
+        vocab.contains("Accepted password for <*> from <*> port <*> ssh2"),
+        "{vocab}"
+    );
+}
