@@ -153,7 +153,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path, cfg: MinerConfig) -> Result<Miner, 
         path: path.clone(),
         reason,
     };
-    let file: VocabFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let file: VocabFile = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
     if file.format != FORMAT {
         return Err(corrupt(format!(
             "format {} (this dante reads format {FORMAT})",
