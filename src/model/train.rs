@@ -39,7 +39,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             model: ModelConfig::default(),
-            epochs: 30,
+            epochs: 20,
             batch: 64,
             learning_rate: 0.01,
             patience: 3,
