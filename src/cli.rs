@@ -391,9 +391,16 @@ fn write_json(
     Ok(())
 }
 
-/// Keys raw log lines and cuts them into sessions per user per day; returns them with the hash
-/// of the key vocabulary they use.
-fn sessions_from_logs(args: &TrainArgs) -> Result<(Vec<Vec<KeyId>>, String)> {
+/// What training from logs learns from: sessions per user per day, the key vocabulary's hash,
+/// and each event's parameter values.
+struct LogData {
+    sessions: Vec<Vec<KeyId>>,
+    vocabulary: String,
+    values: Vec<(KeyId, Vec<f64>)>,
+}
+
+/// Keys raw log lines, attributes them and cuts them into sessions per user per day.
+fn sessions_from_logs(args: &TrainArgs) -> Result<LogData> {
     let format: Format = args
         .format
         .parse()
@@ -416,34 +423,36 @@ fn sessions_from_logs(args: &TrainArgs) -> Result<(Vec<Vec<KeyId>>, String)> {
     let (stage, keys, _, lines) = keyer.finish();
     // Users are read from parameters against each key's final template.
     let mut grouped = dante::user::Sessions::default();
+    let mut values = Vec::with_capacity(lines.len());
     for (line, key) in lines.iter().zip(&keys) {
         let key = stage.miner().canonical(*key);
         let event = stage.describe(&stage.format().decode(line), key);
-        grouped.push(&event, key);
+        let dt = grouped.push(&event, key);
+        values.push((key, dante::model::params::values(dt, &event.params)));
     }
     if let Some(dir) = &args.state {
         vocab::save(stage.miner(), dir)?;
     }
-    let hash = vocab::templates_hash(stage.miner());
-    Ok((
-        grouped
+    Ok(LogData {
+        sessions: grouped
             .into_sessions()
             .into_iter()
             .map(|(_, k)| k)
             .collect(),
-        hash,
-    ))
+        vocabulary: vocab::templates_hash(stage.miner()),
+        values,
+    })
 }
 
 fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
-    let (keys, key_vocabulary) = match &args.sessions {
+    let (keys, logs) = match &args.sessions {
         Some(path) => {
             let data = sessions::read(path)?;
             (data.into_iter().map(|s| s.keys).collect::<Vec<_>>(), None)
         }
         None => {
-            let (keys, hash) = sessions_from_logs(&args)?;
-            (keys, Some(hash))
+            let mut data = sessions_from_logs(&args)?;
+            (std::mem::take(&mut data.sessions), Some(data))
         }
     };
     let source = args.sessions.as_ref().map_or_else(
@@ -468,7 +477,22 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
     };
     let mut model =
         train(&keys, &cfg, Some(&mut report)).with_context(|| format!("training on {source}"))?;
-    model.key_vocabulary = key_vocabulary;
+    if let Some(logs) = logs {
+        // Every tenth event calibrates the value model's threshold.
+        let (validation, training): (Vec<_>, Vec<_>) = logs
+            .values
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 10 == 9);
+        let strip =
+            |v: Vec<(usize, (KeyId, Vec<f64>))>| v.into_iter().map(|(_, s)| s).collect::<Vec<_>>();
+        model.params = Some(dante::model::params::ParamModel::fit(
+            &strip(training),
+            &strip(validation),
+            cfg.target_fpr,
+        ));
+        model.key_vocabulary = Some(logs.vocabulary);
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -62,6 +62,8 @@ struct Meta {
     threshold: Option<f64>,
     #[serde(default)]
     key_vocabulary: Option<String>,
+    #[serde(default)]
+    params: Option<super::params::ParamModel>,
     summary: TrainingSummary,
 }
 
@@ -102,6 +104,7 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, String> {
         g: model.g,
         threshold: model.threshold,
         key_vocabulary: model.key_vocabulary.clone(),
+        params: model.params.clone(),
         summary: model.summary.clone(),
     };
     let json = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
@@ -205,6 +208,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
         g: meta.g,
         threshold: meta.threshold.filter(|t| t.is_finite()),
         key_vocabulary: meta.key_vocabulary,
+        params: meta.params,
         summary: meta.summary,
     })
 }
@@ -248,6 +252,20 @@ mod tests {
             g: 2,
             threshold: Some(6.5),
             key_vocabulary: Some("00aa".into()),
+            params: Some(crate::model::params::ParamModel {
+                keys: [(
+                    4,
+                    crate::model::params::KeyParams {
+                        dims: vec![crate::model::params::Dim {
+                            name: "dt".into(),
+                            median: 1.5,
+                            scale: 0.25,
+                        }],
+                    },
+                )]
+                .into(),
+                threshold: 4.0,
+            }),
             summary: TrainingSummary {
                 sessions: 10,
                 ..TrainingSummary::default()

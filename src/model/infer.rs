@@ -249,6 +249,7 @@ mod tests {
             g: 2,
             threshold: None,
             key_vocabulary: None,
+            params: None,
             summary: TrainingSummary::default(),
         }
     }
@@ -311,6 +312,7 @@ mod tests {
             g: 1,
             threshold: None,
             key_vocabulary: None,
+            params: None,
             summary: TrainingSummary::default(),
         };
         assert_eq!(Scorer::new(&model).zero().bytes(), 1024);

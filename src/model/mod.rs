@@ -14,6 +14,7 @@ pub mod bundled;
 pub mod file;
 pub mod infer;
 pub mod net;
+pub mod params;
 pub mod train;
 
 use crate::keys::KeyId;
@@ -187,6 +188,8 @@ pub struct Model {
     /// The hash of the key vocabulary (templates and ids) the model was trained on, when it was
     /// trained from logs ([`crate::keys::vocab::templates_hash`]).
     pub key_vocabulary: Option<String>,
+    /// The parameter-value model, when trained from logs.
+    pub params: Option<params::ParamModel>,
     /// What the training saw and measured.
     pub summary: TrainingSummary,
 }

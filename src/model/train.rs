@@ -284,6 +284,7 @@ pub fn train(
         g: 1,
         threshold: None,
         key_vocabulary: None,
+        params: None,
         summary: TrainingSummary::default(),
     };
     let scorer = Scorer::new(&model);

@@ -33,15 +33,23 @@ pub fn day(event: &Event) -> String {
 #[derive(Debug, Default)]
 pub struct Sessions {
     sessions: BTreeMap<(String, String), Vec<KeyId>>,
+    last: BTreeMap<String, chrono::DateTime<chrono::FixedOffset>>,
 }
 
 impl Sessions {
-    /// Adds `key` to the session of `event`.
-    pub fn push(&mut self, event: &Event, key: KeyId) {
+    /// Adds `key` to the session of `event`; returns the seconds since the same user's previous
+    /// event, when both have a time.
+    pub fn push(&mut self, event: &Event, key: KeyId) -> Option<f64> {
+        let user = attribute(event);
+        let dt = event.timestamp.and_then(|t| {
+            let prev = self.last.insert(user.clone(), t)?;
+            Some((t - prev).num_milliseconds() as f64 / 1000.0)
+        });
         self.sessions
-            .entry((attribute(event), day(event)))
+            .entry((user, day(event)))
             .or_default()
             .push(key);
+        dt
     }
 
     /// The sessions, ordered by user then day.
