@@ -252,4 +252,11 @@ fn trains_from_raw_logs_with_the_agents_keys() {
         vocab.contains("Accepted password for <*> from <*> port <*> ssh2"),
         "{vocab}"
     );
+    // The model records the key vocabulary it learned and a value model of the parameters.
+    let model = dante::model::file::load(&model).unwrap();
+    let miner = dante::keys::vocab::load(&state, dante::keys::MinerConfig::default()).unwrap();
+    let hash = dante::keys::vocab::templates_hash(&miner);
+    assert_eq!(model.key_vocabulary.as_deref(), Some(hash.as_str()));
+    assert!(dante::model::file::check_vocabulary(&model, &hash).is_ok());
+    assert!(model.params.is_some_and(|p| !p.keys.is_empty()));
 }

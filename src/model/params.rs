@@ -24,7 +24,8 @@ pub struct Dim {
     pub name: String,
     /// Median of the transformed values.
     pub median: f64,
-    /// Robust standard deviation (1.4826 × MAD) of the transformed values, floored.
+    /// Robust standard deviation (1.4826 × MAD) of the transformed values, floored; 0 when the
+    /// parameter was too rarely a number to model.
     pub scale: f64,
 }
 
@@ -136,10 +137,12 @@ impl ParamModel {
                     .map(squash)
                     .collect();
                 if col.len() < MIN_SAMPLES {
+                    // Too few numbers here to learn from: a scale of 0 means "no model" (and
+                    // stays representable in JSON, unlike NaN).
                     dims.push(Dim {
                         name: dim_name(i),
-                        median: f64::NAN,
-                        scale: f64::NAN,
+                        median: 0.0,
+                        scale: 0.0,
                     });
                     continue;
                 }
@@ -181,7 +184,7 @@ impl ParamModel {
             .iter()
             .zip(values)
             .enumerate()
-            .filter(|(_, (d, v))| d.scale.is_finite() && v.is_finite())
+            .filter(|(_, (d, v))| d.scale > 0.0 && v.is_finite())
             .map(|(i, (d, v))| (i, (squash(*v) - d.median).abs() / d.scale))
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
@@ -245,6 +248,15 @@ mod tests {
         assert!(m.check(2, &[f64::NAN, 4444.0]).is_some());
         // A key never seen, or seen too rarely, has no value model.
         assert!(m.check(9, &[1e12]).is_none());
+    }
+
+    #[test]
+    fn survives_json() {
+        let mut data = samples(200, 1);
+        data.push((3, vec![f64::NAN, 1.0]));
+        let m = ParamModel::fit(&data, &samples(50, 2), 0.01);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<ParamModel>(&json).unwrap(), m);
     }
 
     #[test]
