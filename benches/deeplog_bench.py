@@ -24,22 +24,23 @@ def main():
     torch.set_num_threads(2)
 
     pre = Preprocessor(length=10, timeout=float("inf"))
-    X, y, _, mapping = pre.text(args.train)
-    Xt, yt, _, _ = pre.text(args.test, mapping=mapping)
-    n = max(len(mapping) + 1, 30)
+    X, y, _, _ = pre.text(args.train)
+    Xt, yt, _, _ = pre.text(args.test)
+    # Each file gets its own event mapping; the sizes cover both (speed is what is measured).
+    n = int(max(X.max(), y.max(), Xt.max(), yt.max())) + 1
     model = DeepLog(input_size=n, hidden_size=64, output_size=n)
     start = time.perf_counter()
     model.fit(X=X, y=y, epochs=args.epochs, batch_size=128, verbose=False)
     train_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    model.predict(X=Xt, y=yt, k=9)
+    model.predict(X=Xt, y=yt, k=9, verbose=False)
     batched_s = time.perf_counter() - start
 
     single = min(args.single, len(Xt))
     start = time.perf_counter()
     for i in range(single):
-        model.predict(X=Xt[i : i + 1], y=yt[i : i + 1], k=9)
+        model.predict(X=Xt[i : i + 1], y=yt[i : i + 1], k=9, verbose=False)
     single_s = time.perf_counter() - start
 
     print(json.dumps({

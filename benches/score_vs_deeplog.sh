@@ -61,7 +61,8 @@ printf '| dante score | whole process, %s keys | %.0f |\n' "$events" "$(awk -v n
 if [ "$with_deeplog" = 1 ]; then
     venv="$work/deeplog-venv"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/pip" install -q deeplog >&2
+    # deeplog 0.0.3 does not declare its dependencies: PyTorch, torch-train, tqdm.
+    "$venv/bin/pip" install -q deeplog torch torch-train tqdm >&2
     out=$("$venv/bin/python" "$root/benches/deeplog_bench.py" "$data/hdfs_train" "$data/hdfs_test_abnormal")
     echo "[bench] deeplog: $out" >&2
     python3 - "$out" <<'PY'

@@ -58,6 +58,9 @@ struct ModelArgs {
     /// Session false-positive rate that g is calibrated for on the validation split.
     #[arg(long, default_value_t = TrainConfig::default().target_fpr)]
     target_fpr: f64,
+    /// Share of the sessions held out for early stopping and calibration.
+    #[arg(long, default_value_t = TrainConfig::default().validation)]
+    validation: f64,
 }
 
 impl ModelArgs {
@@ -71,6 +74,7 @@ impl ModelArgs {
             epochs: self.epochs,
             seed: self.seed,
             target_fpr: self.target_fpr,
+            validation: self.validation,
             ..TrainConfig::default()
         }
     }

@@ -43,7 +43,7 @@ impl Default for TrainConfig {
             batch: 64,
             learning_rate: 0.01,
             patience: 3,
-            validation: 0.1,
+            validation: 0.2,
             target_fpr: 0.005,
             seed: 42,
         }
