@@ -210,11 +210,7 @@ pub fn run() -> Result<ExitCode> {
                 &model.config(),
             )?;
             print!("{}", report.text());
-            if let Some(out) = json {
-                let text = serde_json::to_string_pretty(&report)?;
-                std::fs::write(&out, text + "\n")
-                    .with_context(|| format!("writing {}", out.display()))?;
-            }
+            write_report(json.as_deref(), &report)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(EvalCommand::Loghub {
@@ -224,11 +220,7 @@ pub fn run() -> Result<ExitCode> {
         }) => {
             let report = dante::eval::loghub::run(&data, &settings)?;
             print!("{}", report.table());
-            if let Some(out) = json {
-                let text = serde_json::to_string_pretty(&report)?;
-                std::fs::write(&out, text + "\n")
-                    .with_context(|| format!("writing {}", out.display()))?;
-            }
+            write_report(json.as_deref(), &report)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -360,6 +352,15 @@ fn write_tsv(out: &mut impl Write, keys: &[KeyId], templates: &[Option<String>])
     for (i, key) in keys.iter().enumerate() {
         out.write_all(n.format(i + 1).as_bytes())?;
         out.write_all(&tails[*key as usize])?;
+    }
+    Ok(())
+}
+
+/// Writes an evaluation report as pretty JSON, when `--json` asked for it.
+fn write_report(out: Option<&std::path::Path>, report: &impl Serialize) -> Result<()> {
+    if let Some(out) = out {
+        let text = serde_json::to_string_pretty(report)?;
+        std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
 }

@@ -229,26 +229,14 @@ pub fn check_vocabulary(model: &Model, keys_hash: &str) -> Result<(), ModelFileE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SplitMix;
-    use crate::model::net::Net;
 
     fn model() -> Model {
-        let vocab = Vocabulary::new(vec![2, 4, 8]);
         let config = ModelConfig {
             embed: 4,
             hidden: 6,
             layers: 2,
         };
-        let net = Net::init(
-            config,
-            vocab.inputs(),
-            vocab.outputs(),
-            &mut SplitMix::new(3),
-        )
-        .unwrap();
         Model {
-            vocab,
-            weights: net.to_weights().unwrap(),
             g: 2,
             threshold: Some(6.5),
             key_vocabulary: Some("00aa".into()),
@@ -270,6 +258,7 @@ mod tests {
                 sessions: 10,
                 ..TrainingSummary::default()
             },
+            ..crate::model::random_model(vec![2, 4, 8], config, 3)
         }
     }
 

@@ -225,33 +225,17 @@ pub fn rank(probs: &[f32], i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ModelConfig;
     use crate::model::net::Net;
-    use crate::model::{ModelConfig, SplitMix, TrainingSummary, Vocabulary};
     use candle_core::{Device, Tensor};
 
     fn random_model(layers: usize) -> Model {
-        let vocab = Vocabulary::new(vec![3, 5, 7, 11, 13]);
         let config = ModelConfig {
             embed: 8,
             hidden: 12,
             layers,
         };
-        let net = Net::init(
-            config,
-            vocab.inputs(),
-            vocab.outputs(),
-            &mut SplitMix::new(1),
-        )
-        .unwrap();
-        Model {
-            vocab,
-            weights: net.to_weights().unwrap(),
-            g: 2,
-            threshold: None,
-            key_vocabulary: None,
-            params: None,
-            summary: TrainingSummary::default(),
-        }
+        crate::model::random_model(vec![3, 5, 7, 11, 13], config, 1)
     }
 
     #[test]
@@ -297,24 +281,7 @@ mod tests {
 
     #[test]
     fn state_is_one_kib_at_the_default_size() {
-        let vocab = Vocabulary::new(vec![1, 2]);
-        let config = ModelConfig::default();
-        let net = Net::init(
-            config,
-            vocab.inputs(),
-            vocab.outputs(),
-            &mut SplitMix::new(1),
-        )
-        .unwrap();
-        let model = Model {
-            vocab,
-            weights: net.to_weights().unwrap(),
-            g: 1,
-            threshold: None,
-            key_vocabulary: None,
-            params: None,
-            summary: TrainingSummary::default(),
-        };
+        let model = crate::model::random_model(vec![1, 2], ModelConfig::default(), 1);
         assert_eq!(Scorer::new(&model).zero().bytes(), 1024);
     }
 

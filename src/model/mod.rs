@@ -249,6 +249,28 @@ impl SplitMix {
     }
 }
 
+/// A model with random weights, for tests.
+#[cfg(test)]
+pub(crate) fn random_model(keys: Vec<KeyId>, config: ModelConfig, seed: u64) -> Model {
+    let vocab = Vocabulary::new(keys);
+    let net = net::Net::init(
+        config,
+        vocab.inputs(),
+        vocab.outputs(),
+        &mut SplitMix::new(seed),
+    )
+    .expect("a small network builds");
+    Model {
+        vocab,
+        weights: net.to_weights().expect("weights read back"),
+        g: 1,
+        threshold: None,
+        key_vocabulary: None,
+        params: None,
+        summary: TrainingSummary::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
