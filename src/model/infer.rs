@@ -8,6 +8,9 @@
 
 use super::{Model, Weights};
 
+/// The largest hidden size the scorer handles (its scratch lives on the stack).
+pub const MAX_HIDDEN: usize = 256;
+
 /// A user's (or session's) recurrent state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
@@ -152,8 +155,11 @@ impl Scorer {
     fn step_portable(&self, state: &mut State, input: usize) {
         let h = self.weights.config.hidden;
         let input = input.min(self.inputs - 1);
-        let mut gates = vec![0f32; 4 * h];
-        let mut below: Vec<f32> = Vec::new();
+        // Scratch on the stack: no allocation per event (hidden ≤ MAX_HIDDEN, checked at load).
+        let mut gates_buf = [0f32; 4 * MAX_HIDDEN];
+        let mut below_buf = [0f32; MAX_HIDDEN];
+        let gates = &mut gates_buf[..4 * h];
+        let below = &mut below_buf[..h];
         for (l, layer) in self.weights.layers.iter().enumerate() {
             let (hs, rest) = state.values[l * 2 * h..(l + 1) * 2 * h].split_at_mut(h);
             let cs = rest;
@@ -161,7 +167,7 @@ impl Scorer {
                 gates.copy_from_slice(&self.first[input * 4 * h..(input + 1) * 4 * h]);
             } else {
                 for (r, g) in gates.iter_mut().enumerate() {
-                    *g = dot(&layer.w_ih[r * h..(r + 1) * h], &below) + self.biases[l][r];
+                    *g = dot(&layer.w_ih[r * h..(r + 1) * h], below) + self.biases[l][r];
                 }
             }
             for (r, g) in gates.iter_mut().enumerate() {
@@ -179,8 +185,7 @@ impl Scorer {
             for j in 0..h {
                 hs[j] = o[j] * tanh(cs[j]);
             }
-            below.clear();
-            below.extend_from_slice(hs);
+            below.copy_from_slice(hs);
         }
     }
 

@@ -158,8 +158,11 @@ impl Weights {
                 self.layers.len()
             ));
         }
-        if e == 0 || h == 0 {
-            return Err("embed and hidden must be positive".into());
+        if e == 0 || h == 0 || h > infer::MAX_HIDDEN {
+            return Err(format!(
+                "embed and hidden must be positive, hidden at most {}",
+                infer::MAX_HIDDEN
+            ));
         }
         expect("embedding", self.embed.len(), (v + 2) * e)?;
         for (l, w) in self.layers.iter().enumerate() {

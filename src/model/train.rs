@@ -190,7 +190,10 @@ pub fn train(
     mut progress: Option<Progress<'_>>,
 ) -> Result<Model, TrainError> {
     let started = Instant::now();
-    if !(1..=2).contains(&cfg.model.layers) || cfg.model.hidden == 0 || cfg.model.embed == 0 {
+    if !(1..=2).contains(&cfg.model.layers)
+        || !(1..=super::infer::MAX_HIDDEN).contains(&cfg.model.hidden)
+        || cfg.model.embed == 0
+    {
         return Err(TrainError::Settings(format!(
             "layers must be 1 or 2 and sizes positive, got {:?}",
             cfg.model
