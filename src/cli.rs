@@ -239,9 +239,7 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
         Some(dir) => vocab::load(dir, cfg)?,
         None => Miner::new(cfg),
     };
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let threads = threads_or_cores(args.threads);
     let json = args.output == Output::Json;
     // JSON rows need each line again at the end, to take parameters against the final template.
     let mut keyer = ParallelKeyer::new(KeyExtractor::new(format, miner), threads, json);
@@ -354,6 +352,13 @@ fn write_tsv(out: &mut impl Write, keys: &[KeyId], templates: &[Option<String>])
         out.write_all(&tails[*key as usize])?;
     }
     Ok(())
+}
+
+/// The thread count asked for, or the cores this process may use.
+fn threads_or_cores(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    })
 }
 
 /// Writes an evaluation report as pretty JSON, when `--json` asked for it.
@@ -526,9 +531,7 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
     let ScoreOutput::Tsv = args.output;
     let model = model_file::load(&args.model)?;
     let data = sessions::read(&args.sessions)?;
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let threads = threads_or_cores(args.threads);
     let start = Instant::now();
     let refs: Vec<&[KeyId]> = data.iter().map(|s| s.keys.as_slice()).collect();
     let verdicts = score_all(&model, &refs, threads, DEFAULT_CACHE_STATES);

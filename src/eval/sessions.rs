@@ -58,9 +58,7 @@ pub fn run(
         None => {
             let mut rng = SplitMix::new(cfg.seed ^ 0x5eed);
             let mut idx: Vec<usize> = (0..all.len()).collect();
-            for i in (1..idx.len()).rev() {
-                idx.swap(i, rng.below(i + 1));
-            }
+            rng.shuffle(&mut idx);
             let n_test = all.len() / 5;
             let test = idx[..n_test].iter().map(|&i| all[i].clone()).collect();
             let train = idx[n_test..].iter().map(|&i| all[i].clone()).collect();

@@ -79,13 +79,19 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VocabError + '_ {
 /// A stable hash of the live templates and their ids (FNV-1a over `id<TAB>template<LF>` in id
 /// order): a model trained on these keys records it, and refuses a vocabulary that differs.
 pub fn templates_hash(miner: &Miner) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for c in miner.clusters() {
-        for b in format!("{}\t{}\n", c.id, c.template()).bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    fnv1a_hex(
+        miner
+            .clusters()
+            .into_iter()
+            .flat_map(|c| format!("{}\t{}\n", c.id, c.template()).into_bytes()),
+    )
+}
+
+/// FNV-1a (64 bits) of `bytes`, as 16 hex digits: a stable fingerprint for vocabularies.
+pub fn fnv1a_hex(bytes: impl IntoIterator<Item = u8>) -> String {
+    let h = bytes.into_iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{h:016x}")
 }
 

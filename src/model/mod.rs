@@ -104,14 +104,7 @@ impl Vocabulary {
     /// A stable hash of the keys (FNV-1a over their little-endian bytes), to check that a model
     /// and a key vocabulary line up.
     pub fn hash(&self) -> String {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for k in &self.keys {
-            for b in k.to_le_bytes() {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        format!("{h:016x}")
+        crate::keys::vocab::fnv1a_hex(self.keys.iter().flat_map(|k| k.to_le_bytes()))
     }
 }
 
@@ -249,6 +242,13 @@ impl SplitMix {
     /// A uniform index below `n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
+    }
+
+    /// Shuffles `items` in place (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
     }
 }
 

@@ -217,9 +217,7 @@ pub fn train(
 
     // Split: a seeded shuffle, the first share for validation.
     let mut order: Vec<usize> = (0..usable.len()).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
+    rng.shuffle(&mut order);
     let n_val = if usable.len() >= 10 {
         ((usable.len() as f64) * cfg.validation).round() as usize
     } else {
@@ -245,9 +243,7 @@ pub fn train(
     let mut batch_order: Vec<usize> = (0..train_batches.len()).collect();
     for epoch in 1..=cfg.epochs.max(1) {
         epochs = epoch;
-        for i in (1..batch_order.len()).rev() {
-            batch_order.swap(i, rng.below(i + 1));
-        }
+        rng.shuffle(&mut batch_order);
         let mut train_loss = 0.0;
         for &b in &batch_order {
             let batch = &train_batches[b];
