@@ -15,6 +15,14 @@ fn dante(args: &[&str]) -> Output {
     out
 }
 
+/// Runs dante, expecting success; returns its standard error.
+fn dante_ok(args: &[&str]) -> String {
+    let out = dante(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 /// Sessions that open with 1, run 2 → 3 or 2 → 4 one to three times, and close with 5.
 fn grammar(n: usize) -> String {
     let mut x: u64 = 12345;
@@ -41,7 +49,7 @@ fn train(dir: &Path) -> String {
     let sessions = dir.join("train.txt");
     fs::write(&sessions, grammar(400)).unwrap();
     let model = dir.join("model.safetensors");
-    let out = dante(&[
+    let stderr = dante_ok(&[
         "train",
         "--sessions",
         sessions.to_str().unwrap(),
@@ -54,12 +62,6 @@ fn train(dir: &Path) -> String {
         "--epochs",
         "40",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("dante train:") && stderr.contains("g = "),
         "{stderr}"
@@ -219,7 +221,7 @@ fn trains_from_raw_logs_with_the_agents_keys() {
     fs::write(&logs, log).unwrap();
     let state = dir.path().join("state");
     let model = dir.path().join("m.safetensors");
-    let out = dante(&[
+    let stderr = dante_ok(&[
         "train",
         "--logs",
         logs.to_str().unwrap(),
@@ -232,12 +234,6 @@ fn trains_from_raw_logs_with_the_agents_keys() {
         "--layers",
         "1",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
     // Four users × nine days (and sudo's target user, root, per day), less the validation split.
     let sessions: usize = stderr
         .split("dante train: ")
