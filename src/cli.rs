@@ -305,8 +305,9 @@ fn parse(args: ParseArgs) -> Result<ExitCode> {
     };
     match written.and_then(|()| out.flush()) {
         Ok(()) => {}
-        // A closed pipe (`| head`) is not an error worth a message.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        // A closed pipe (`| head`) is not an error worth a message; an unreadable input still
+        // sets the exit code below.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => return Err(e).context("writing output"),
     }
     let miner = stage.miner();
