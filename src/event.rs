@@ -20,8 +20,15 @@ pub struct Event {
     /// The process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,
-    /// The message, without its header.
+    /// The user the event is about: given by the source (HTTP `user`) or found by the user stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The message, without its header once the keys stage decoded it.
     pub message: String,
+    /// `message` is still the whole line, header included (line sources); the keys stage
+    /// decodes it.
+    #[serde(skip)]
+    pub header_pending: bool,
     /// The log key of the message (0 until the keys stage ran).
     pub key: KeyId,
     /// The values the template's `<*>` stand for, in order.

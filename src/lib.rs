@@ -35,5 +35,6 @@ pub mod event;
 pub mod keys;
 pub mod model;
 pub mod score;
+pub mod secret;
 pub mod source;
 pub mod user;
