@@ -17,6 +17,7 @@
 //! for training and scoring the model).
 
 pub mod file;
+pub mod framing;
 pub mod http;
 pub mod lines;
 pub mod sessions;
