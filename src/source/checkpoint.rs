@@ -198,10 +198,12 @@ impl Checkpoints {
             Some(e) if e.seq > seq => {}
             Some(e) => {
                 e.seq = seq;
-                if e.offset != offset || e.path != path {
+                if e.offset != offset {
                     e.offset = offset;
-                    e.path.clear();
-                    e.path.push(path);
+                    self.dirty = true;
+                }
+                if e.path != path {
+                    e.path = path.to_path_buf();
                     self.dirty = true;
                 }
                 e.seen = now;

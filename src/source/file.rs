@@ -12,7 +12,7 @@
 //! file at the old path starts from the beginning. A file that shrinks below the position, or
 //! whose first line changed, was truncated in place (copytruncate): it is read again from the
 //! start. Files there at startup without a checkpoint start where `read_from` says; files that
-//! appear later start at their beginning.
+//! appear later (or get their first line later) start at their beginning.
 //!
 //! Checkpoints (fingerprint → offset, see [`super::checkpoint`]) are written atomically to
 //! `data_dir/checkpoints/<id>.json` and advance only when the pipeline acknowledged the lines;
@@ -971,29 +971,28 @@ impl Files {
             self.pass_bytes += p.bytes;
             step_bytes += p.bytes;
             let mut lines = p.lines;
-            let mark = |t: &Tailer, seq| Mark {
-                fingerprint: t.fingerprint.clone(),
-                seq,
-                offset: t.committed,
-                path: t.path.clone(),
-            };
+            if p.eof && t.releasing {
+                if t.flush_partial(&mut self.scratch, emit) {
+                    lines += 1;
+                }
+                tracing::debug!(source = %self.id, path = %t.path.display(), "file released");
+                self.release(self.cursor);
+            }
+            let batch = (lines > 0).then(|| {
+                let t = &self.tailers[self.cursor];
+                Mark {
+                    fingerprint: t.fingerprint.clone(),
+                    seq: 0,
+                    offset: t.committed,
+                    path: t.path.clone(),
+                }
+            });
             if p.eof {
-                if t.releasing {
-                    if t.flush_partial(&mut self.scratch, emit) {
-                        lines += 1;
-                    }
-                    tracing::debug!(source = %self.id, path = %t.path.display(), "file released");
-                    self.release(self.cursor);
-                }
-                let seq = self.next_seq();
-                let m = mark(&self.tailers[self.cursor], seq);
                 self.next_file();
-                if lines > 0 {
-                    return Step::Batch(m);
-                }
-            } else if lines > 0 {
-                let seq = self.next_seq();
-                return Step::Batch(mark(&self.tailers[self.cursor], seq));
+            }
+            if let Some(mut mark) = batch {
+                mark.seq = self.next_seq();
+                return Step::Batch(mark);
             }
         }
         // Close released files now rather than at the next scan.
