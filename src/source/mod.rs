@@ -16,6 +16,7 @@
 //! skipped. Also here: [`lines`] (capped line reading) and [`sessions`] (files of integer keys
 //! for training and scoring the model).
 
+pub mod checkpoint;
 pub mod file;
 pub mod framing;
 pub mod http;
