@@ -115,6 +115,13 @@ impl Cluster {
         )
     }
 
+    /// The index of templates by their second token: a line whose first token is a value the
+    /// masks cannot recognise (`alice : TTY=…`, `(bob) CMD (…)`) still finds its template.
+    fn second_key(&self) -> Option<BucketKey> {
+        (self.tokens.len() >= 2)
+            .then(|| bucket_key(self.tokens.len(), Some((&*self.tokens[1], self.hashes[1]))))
+    }
+
     /// The template as text: tokens joined by one space.
     pub(crate) fn template(&self) -> String {
         self.tokens.join(" ")
@@ -140,6 +147,8 @@ pub struct Miner {
     free: Vec<u32>,
     by_id: FxHashMap<KeyId, u32>,
     buckets: FxHashMap<BucketKey, Vec<u32>>,
+    /// Templates by (length, second token), for lines whose first token varies.
+    seconds: FxHashMap<BucketKey, Vec<u32>>,
     cache: FxHashMap<u64, (u32, KeyId)>,
     families: FxHashMap<KeyId, Family>,
     aliases: FxHashMap<KeyId, KeyId>,
@@ -164,6 +173,7 @@ impl Miner {
             free: Vec::new(),
             by_id: FxHashMap::default(),
             buckets: FxHashMap::default(),
+            seconds: FxHashMap::default(),
             cache: FxHashMap::default(),
             families: FxHashMap::default(),
             aliases: FxHashMap::default(),
@@ -276,6 +286,43 @@ impl Miner {
         }
         best.filter(|(sim, _, _)| *sim >= self.cfg.similarity)
             .map(|(_, _, slot)| slot)
+            .or_else(|| self.first_word_match(toks))
+    }
+
+    /// A template in another first-token bucket that the line matches everywhere but in its
+    /// first token, when that token is written as a subject in front (`alice : TTY=…`,
+    /// `(bob) CMD (…)`): a name followed by a lone punctuation token, or a bracketed word. The
+    /// first tokens must differ by letters only, the rest must match exactly, and the family
+    /// rule then decides when the first position becomes a variable. Anything looser would
+    /// merge events named by their first word (`boot (command 3)`, `halt (command 3)`).
+    fn first_word_match(&self, toks: &Tokens) -> Option<u32> {
+        if toks.len() < 2 {
+            return None;
+        }
+        let first = toks.get(0).as_bytes();
+        let bracketed = first.len() > 2
+            && matches!(
+                (first[0], first[first.len() - 1]),
+                (b'(', b')') | (b'[', b']')
+            );
+        let subject = toks.get(1).bytes().all(|b| b.is_ascii_punctuation());
+        if !bracketed && !subject {
+            return None;
+        }
+        let key = bucket_key(toks.len(), Some((toks.get(1), toks.hash(1))));
+        self.seconds.get(&key)?.iter().copied().find(|&slot| {
+            self.cluster_at(slot).is_some_and(|c| {
+                (c.kinds[0] == Kind::Wild
+                    || (c.kinds[0] == Kind::Partial && partial_match(&c.tokens[0], toks.get(0)))
+                    || name_variation(&c.tokens[0], toks.get(0)))
+                    && (1..c.tokens.len()).all(|i| {
+                        c.kinds[i] == Kind::Wild
+                            || c.hashes[i] == toks.hash(i)
+                            || (c.kinds[i] == Kind::Partial
+                                && partial_match(&c.tokens[i], toks.get(i)))
+                    })
+            })
+        })
     }
 
     /// Puts a line into the template at `slot`, or into a new template of the same family while
@@ -359,6 +406,7 @@ impl Miner {
     fn merge(&mut self, slot: u32, toks: &Tokens) {
         let c = self.slots[slot as usize].as_mut().expect("live slot");
         let old_key = c.bucket_key();
+        let old_second = c.second_key();
         for i in 0..c.tokens.len() {
             if c.hashes[i] == toks.hash(i) || c.kinds[i] == Kind::Wild {
                 continue;
@@ -372,11 +420,20 @@ impl Miner {
             c.tokens[i] = g.into_boxed_str();
         }
         let new_key = c.bucket_key();
+        let new_second = c.second_key();
         if new_key != old_key {
             if let Some(v) = self.buckets.get_mut(&old_key) {
                 v.retain(|s| *s != slot);
             }
             self.buckets.entry(new_key).or_default().push(slot);
+        }
+        if new_second != old_second {
+            if let Some(v) = old_second.and_then(|k| self.seconds.get_mut(&k)) {
+                v.retain(|s| *s != slot);
+            }
+            if let Some(k) = new_second {
+                self.seconds.entry(k).or_default().push(slot);
+            }
         }
     }
 
@@ -420,6 +477,12 @@ impl Miner {
         }
         self.by_id.insert(id, slot);
         self.buckets.entry(key).or_default().push(slot);
+        if let Some(k) = self.slots[slot as usize]
+            .as_ref()
+            .and_then(Cluster::second_key)
+        {
+            self.seconds.entry(k).or_default().push(slot);
+        }
         slot
     }
 
@@ -442,6 +505,9 @@ impl Miner {
             .expect("removed slot is live");
         self.by_id.remove(&c.id);
         if let Some(v) = self.buckets.get_mut(&c.bucket_key()) {
+            v.retain(|s| *s != slot);
+        }
+        if let Some(v) = c.second_key().and_then(|k| self.seconds.get_mut(&k)) {
             v.retain(|s| *s != slot);
         }
         if let Some(f) = self.families.get_mut(&c.family) {
@@ -573,6 +639,24 @@ fn covers(c: &Cluster, m: &Cluster) -> bool {
 
 /// Whether two different tokens differ only by letters (`password`/`none`, `(uid=<*>)`/
 /// `LOGIN(uid=<*>)`): a candidate constant rather than a value.
+/// `a` and `b` differ only in a run of name characters (letters, digits, `_`, `-`, `.`), with
+/// the same text around it: `alice7` / `bob`, `(carol)` / `(dave)`.
+fn name_variation(a: &str, b: &str) -> bool {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let p = x.iter().zip(y).take_while(|(l, r)| l == r).count();
+    let max_s = x.len().min(y.len()) - p;
+    let s = x
+        .iter()
+        .rev()
+        .zip(y.iter().rev())
+        .take(max_s)
+        .take_while(|(l, r)| l == r)
+        .count();
+    let (dx, dy) = (&x[p..x.len() - s], &y[p..y.len() - s]);
+    let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    !dx.is_empty() && !dy.is_empty() && dx.iter().chain(dy).all(name)
+}
+
 fn word_variation(a: &str, b: &str) -> bool {
     let (x, y) = (a.as_bytes(), b.as_bytes());
     let p = x.iter().zip(y).take_while(|(l, r)| l == r).count();
@@ -806,6 +890,33 @@ mod tests {
         );
         assert_eq!(ids[0], ids[2]);
         assert_ne!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn a_varying_first_word_joins_the_template_after_enough_variety() {
+        let mut m = Miner::default();
+        let users = ["alice", "bob", "carol", "dave", "erin", "frank7"];
+        let mut ids = Vec::new();
+        for u in users {
+            ids.push(m.mine(&format!("{u} : TTY=pts/0 ; USER=root ; COMMAND=/bin/ls")));
+            // Until three users were seen each keeps its key; then one template covers them all.
+            if ids.len() == 2 {
+                assert_ne!(m.canonical(ids[0]), m.canonical(ids[1]));
+            }
+        }
+        let key = m.canonical(ids[5]);
+        assert!(ids.iter().all(|i| m.canonical(*i) == key), "{ids:?}");
+        assert!(
+            m.template(key).unwrap().starts_with("<*> : TTY="),
+            "{:?}",
+            m.template(key)
+        );
+        // An event word in front stays apart.
+        let mut m = Miner::default();
+        let a = m.mine("Accepted password for alice from 10.0.0.1 port 22 ssh2");
+        let f = m.mine("Failed password for alice from 10.0.0.1 port 22 ssh2");
+        let p = m.mine("Postponed password for alice from 10.0.0.1 port 22 ssh2");
+        assert!(a != f && f != p && a != p);
     }
 
     #[test]
