@@ -39,6 +39,51 @@ enum Command {
     /// Run an evaluation on a public data set.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Run the agent: read the configured sources, score every event per user, send anomaly
+    /// events to the sinks. Without --config: syslog on 127.0.0.1:5514 (UDP and TCP),
+    /// /var/log/auth.log when readable, alerts on stdout, the bundled model.
+    Run(RunArgs),
+    /// Check a configuration file without starting anything.
+    Validate(ValidateArgs),
+    /// Generate Linux authentication logs (syslog): benign days of a small organisation, with
+    /// --inject N insider-like events (their line numbers go to --labels).
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateArgs {
+    /// Users (a fifth of them admins).
+    #[arg(long, default_value_t = dante::eval::synth::SynthConfig::default().users)]
+    users: usize,
+    /// Days.
+    #[arg(long, default_value_t = dante::eval::synth::SynthConfig::default().days)]
+    days: usize,
+    /// Seed.
+    #[arg(long, default_value_t = dante::eval::synth::SynthConfig::default().seed)]
+    seed: u64,
+    /// Insider-like events to inject.
+    #[arg(long, default_value_t = 0)]
+    inject: usize,
+    /// Where to write the injected events (`line<TAB>user<TAB>what`).
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// Where to write the logs; standard output when absent.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The configuration file (TOML; see agent.toml.example).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// The configuration file to check.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,6 +241,18 @@ pub fn run() -> Result<ExitCode> {
         Command::Parse(args) => parse(args),
         Command::Train(args) => train_sessions(args),
         Command::Score(args) => score(args),
+        Command::Run(args) => run_agent(args),
+        Command::Generate(args) => generate(args),
+        Command::Validate(args) => {
+            let cfg = dante::config::Config::load(&args.config)?;
+            println!(
+                "{}: valid ({} source(s), {} sink(s))",
+                args.config.display(),
+                cfg.sources.len(),
+                cfg.sinks.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Eval(EvalCommand::Sessions {
             train,
             test_normal,
@@ -434,11 +491,13 @@ fn sessions_from_logs(args: &TrainArgs) -> Result<LogData> {
     let (stage, keys, _, lines) = keyer.finish();
     // Users are read from parameters against each key's final template.
     let mut grouped = dante::user::Sessions::default();
+    let mut users = dante::user::Attributor::new(&dante::user::UsersConfig::default())?;
     let mut values = Vec::with_capacity(lines.len());
     for (line, key) in lines.iter().zip(&keys) {
         let key = stage.miner().canonical(*key);
         let event = stage.describe(&stage.format().decode(line), key);
-        let dt = grouped.push(&event, key);
+        let template = stage.miner().template(key);
+        let dt = grouped.push(users.user(&event, template.as_deref()), &event, key);
         values.push((key, dante::model::params::values(dt, &event.params)));
     }
     if let Some(dir) = &args.state {
@@ -526,6 +585,98 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn generate(args: GenerateArgs) -> Result<ExitCode> {
+    let cfg = dante::eval::synth::SynthConfig {
+        users: args.users,
+        days: args.days,
+        seed: args.seed,
+        inject: args.inject,
+        ..Default::default()
+    };
+    let injected = match &args.out {
+        Some(p) => {
+            let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let mut w = BufWriter::new(f);
+            dante::eval::synth::auth_logs(&cfg, &mut w)
+                .and_then(|i| w.flush().map(|()| i))
+                .with_context(|| format!("writing {}", p.display()))?
+        }
+        None => {
+            let mut w = BufWriter::new(io::stdout().lock());
+            let i = dante::eval::synth::auth_logs(&cfg, &mut w)?;
+            w.flush()?;
+            i
+        }
+    };
+    if let Some(p) = &args.labels {
+        let mut text = String::new();
+        for i in &injected {
+            text.push_str(&format!("{}\t{}\t{}\n", i.line, i.user, i.what));
+        }
+        std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_config(path: Option<&std::path::Path>) -> Result<dante::config::Config> {
+    Ok(match path {
+        Some(p) => dante::config::Config::load(p)?,
+        None => dante::config::Config::embedded(),
+    })
+}
+
+/// `dante run`: logs to stderr (RUST_LOG sets the level), stops on SIGTERM or SIGINT, reloads
+/// the configuration on SIGHUP (an invalid one is reported and the running one kept).
+fn run_agent(args: RunArgs) -> Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let mut cfg = load_config(args.config.as_deref())?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing signal handlers")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing signal handlers")?;
+        let mut hup = signal(SignalKind::hangup()).context("installing signal handlers")?;
+        loop {
+            let stop = tokio_util::sync::CancellationToken::new();
+            let mut agent = tokio::spawn(dante::agent::run(cfg.clone(), Some(metrics.clone()), stop.clone()));
+            let mut reload = None;
+            let result = loop {
+                tokio::select! {
+                    r = &mut agent => break r,
+                    _ = term.recv() => { tracing::info!("SIGTERM: draining"); stop.cancel(); }
+                    _ = int.recv() => { tracing::info!("SIGINT: draining"); stop.cancel(); }
+                    _ = hup.recv() => match load_config(args.config.as_deref()) {
+                        Ok(new) => {
+                            tracing::info!("SIGHUP: configuration reloaded, restarting the pipeline");
+                            reload = Some(new);
+                            stop.cancel();
+                        }
+                        Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: configuration not reloaded"),
+                    },
+                }
+            };
+            result.context("the agent task failed")??;
+            match reload {
+                Some(new) => cfg = new,
+                None => return Ok(ExitCode::SUCCESS),
+            }
+        }
+    })
 }
 
 fn score(args: ScoreArgs) -> Result<ExitCode> {

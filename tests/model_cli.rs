@@ -234,14 +234,14 @@ fn trains_from_raw_logs_with_the_agents_keys() {
         "--layers",
         "1",
     ]);
-    // Four users × nine days (and sudo's target user, root, per day), less the validation split.
+    // Four users × nine days (sudo counts for the user who ran it), less the validation split.
     let sessions: usize = stderr
         .split("dante train: ")
         .nth(1)
         .and_then(|r| r.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!((30..=45).contains(&sessions), "{stderr}");
+    assert!((25..=36).contains(&sessions), "{stderr}");
     assert!(state.join("vocab.json").exists());
     let vocab = fs::read_to_string(state.join("vocab.json")).unwrap();
     assert!(

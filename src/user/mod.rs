@@ -1,17 +1,117 @@
-//! Users: which stream an event belongs to, and how streams are cut into sessions.
+//! Users: which stream an event belongs to, and each user's bounded state.
 //!
 //! Takes keyed events (from `keys`), gives for each the user it is attributed to and the session
-//! (user × day) it falls in. Attribution here is the first parameter the keys stage typed as a
-//! user (`Accepted password for alice`, `session opened for user bob`, `logname=carol`); an event
-//! with none goes to its host's stream (`host:web-3`), or to `-` when the line had no host. The
-//! agent's rule set (sshd, sudo, su, logind, cron, user-defined regexes) and the bounded per-user
-//! windows build on this.
+//! (user × day) it falls in. Attribution tries, in order: a user the source gave (HTTP `user`),
+//! the rules ([`rules`]: user-defined regexes, then built-in ones for sshd, sudo, su, login,
+//! systemd-logind, cron and account tools), the first parameter the keys stage typed as a user,
+//! and otherwise the host's stream (`host:web-3`), or `-` when the line had no host.
+//! [`windows`] keeps per-user state bounded (`max_users`, least recently seen evicted, idle
+//! expiry) and snapshots it.
+
+pub mod rules;
+pub mod windows;
 
 use crate::event::{Event, ParamKind};
 use crate::keys::KeyId;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// The stream an event belongs to: a user name, or `host:NAME` when no user is known.
+/// `[users]`: attribution and the per-user windows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersConfig {
+    /// The most users (and host streams) tracked at once; the least recently seen is dropped.
+    #[serde(default = "default_max_users")]
+    pub max_users: usize,
+    /// A user not seen for this many seconds is dropped (their next event starts afresh).
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+    /// Use the built-in rules (sshd, sudo, su, login, systemd-logind, cron, account tools).
+    #[serde(default = "default_true")]
+    pub builtin_rules: bool,
+    /// Also score the streams of events no user could be found for (`host:NAME`). Off by
+    /// default: insider threats are about users, and a host's daemons would flood the model with
+    /// keys it was not trained on.
+    #[serde(default)]
+    pub score_host_streams: bool,
+    /// Own rules, tried before the built-in ones.
+    #[serde(default)]
+    pub rules: Vec<rules::UserRule>,
+}
+
+fn default_max_users() -> usize {
+    100_000
+}
+
+fn default_idle_timeout_secs() -> u64 {
+    86_400
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for UsersConfig {
+    fn default() -> Self {
+        Self {
+            max_users: default_max_users(),
+            idle_timeout_secs: default_idle_timeout_secs(),
+            builtin_rules: true,
+            score_host_streams: false,
+            rules: Vec::new(),
+        }
+    }
+}
+
+impl UsersConfig {
+    /// Checks the bounds and compiles the rules.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.max_users == 0 {
+            return Err(("max_users".into(), "expected at least 1".into()));
+        }
+        if self.idle_timeout_secs == 0 {
+            return Err(("idle_timeout_secs".into(), "expected at least 1".into()));
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            rules::compile(i, &r.regex).map_err(|e| (format!("rules[{i}].regex"), e.reason))?;
+        }
+        Ok(())
+    }
+}
+
+/// Attribution as the agent and `dante train --logs` do it.
+#[derive(Debug, Clone)]
+pub struct Attributor {
+    rules: rules::Rules,
+}
+
+impl Attributor {
+    /// The rules of `cfg`.
+    pub fn new(cfg: &UsersConfig) -> Result<Self, rules::RuleError> {
+        Ok(Self {
+            rules: rules::Rules::new(&cfg.rules, cfg.builtin_rules)?,
+        })
+    }
+
+    /// True when a rule is restricted to a template, so [`Self::user`] needs it.
+    pub fn needs_template(&self) -> bool {
+        self.rules.needs_template()
+    }
+
+    /// The stream `event` belongs to (`template`: its key's template, for per-template rules).
+    pub fn user(&mut self, event: &Event, template: Option<&str>) -> String {
+        if let Some(u) = &event.user {
+            return u.clone();
+        }
+        if let Some(u) = self.rules.user(event, template) {
+            return u;
+        }
+        attribute(event)
+    }
+}
+
+/// The stream of an event no rule matched: the first parameter typed as a user, else
+/// `host:NAME`, else `-`.
 pub fn attribute(event: &Event) -> String {
     if let Some(p) = event.params.iter().find(|p| p.kind == ParamKind::User) {
         return p.value.clone();
@@ -37,10 +137,9 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Adds `key` to the session of `event`; returns the seconds since the same user's previous
-    /// event, when both have a time.
-    pub fn push(&mut self, event: &Event, key: KeyId) -> Option<f64> {
-        let user = attribute(event);
+    /// Adds `key` to the session of `user` on the day of `event`; returns the seconds since the
+    /// same user's previous event, when both have a time.
+    pub fn push(&mut self, user: String, event: &Event, key: KeyId) -> Option<f64> {
         let dt = event.timestamp.and_then(|t| {
             let prev = self.last.insert(user.clone(), t)?;
             Some((t - prev).num_milliseconds() as f64 / 1000.0)
@@ -94,10 +193,10 @@ mod tests {
             host: Some("h".into()),
             ..Event::default()
         };
-        s.push(&e, 1);
-        s.push(&e, 2);
+        s.push(attribute(&e), &e, 1);
+        s.push(attribute(&e), &e, 2);
         e.host = Some("g".into());
-        s.push(&e, 3);
+        s.push(attribute(&e), &e, 3);
         let all = s.into_sessions();
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].1, [1, 2]);
