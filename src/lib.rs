@@ -30,11 +30,14 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod agent;
+pub mod config;
 pub mod eval;
 pub mod event;
 pub mod keys;
 pub mod model;
 pub mod score;
 pub mod secret;
+pub mod sink;
 pub mod source;
 pub mod user;

@@ -3,6 +3,8 @@
 //!
 //! - [`loghub`]: template-mining accuracy (GA, FGA, PA, FTA) and speed on Loghub-2k.
 //! - [`sessions`]: next-key model detection (precision, recall, F1, FPR) on session files.
+//! - [`synth`]: generated authentication logs, benign or with labelled insider-like events.
 
 pub mod loghub;
 pub mod sessions;
+pub mod synth;

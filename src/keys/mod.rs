@@ -66,6 +66,41 @@ impl KeyExtractor {
         self.describe(&d, key)
     }
 
+    /// Keys `event` in place: decodes its header with `format` when the source left it in the
+    /// message (`header_pending`), mines the message, fills the key and parameters. Header fields
+    /// the source already set are kept.
+    pub fn fill(&mut self, event: &mut Event, format: &Format) {
+        if event.header_pending {
+            let line = std::mem::take(&mut event.message);
+            let d = format.decode(&line);
+            self.unmatched += u64::from(!d.matched);
+            event.unmatched = !d.matched;
+            event.key = self.miner.mine(d.message);
+            event.params = self.params(d.message, event.key);
+            event.timestamp = event.timestamp.or(d.timestamp);
+            if event.host.is_none() {
+                event.host = d.host.map(str::to_string);
+            }
+            event.app = d.app.map(str::to_string);
+            event.pid = d.pid.map(str::to_string);
+            if event.user.is_none() {
+                event.user = d.user.map(str::to_string);
+            }
+            event.message = d.message.to_string();
+            event.header_pending = false;
+        } else {
+            event.key = self.miner.mine(&event.message);
+            event.params = self.params(&event.message, event.key);
+        }
+    }
+
+    fn params(&self, message: &str, key: KeyId) -> Vec<crate::event::Param> {
+        self.miner
+            .template_tokens(key)
+            .map(|t| params::extract(message, t))
+            .unwrap_or_default()
+    }
+
     /// The event for an already keyed line, with parameters taken against the current template.
     pub fn describe(&self, d: &Decoded<'_>, key: KeyId) -> Event {
         let params = self

@@ -23,6 +23,11 @@ impl State {
     pub fn bytes(&self) -> usize {
         self.values.len() * std::mem::size_of::<f32>()
     }
+
+    /// The numbers, to save (see [`Scorer::restore`]).
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
 }
 
 /// The f32 scorer of a model.
@@ -130,6 +135,16 @@ impl Scorer {
         State {
             values: vec![0.0; 2 * c.layers * c.hidden],
         }
+    }
+
+    /// A state from [`State::values`] saved earlier; `None` when its size is not this model's.
+    pub fn restore(&self, values: &[f32]) -> Option<State> {
+        let c = self.weights.config;
+        (values.len() == 2 * c.layers * c.hidden && values.iter().all(|v| v.is_finite())).then(
+            || State {
+                values: values.to_vec(),
+            },
+        )
     }
 
     /// Feeds input index `input` (see [`super::Vocabulary`]) into `state`.

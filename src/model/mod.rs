@@ -15,10 +15,12 @@ pub mod file;
 pub mod infer;
 pub mod net;
 pub mod params;
+pub mod settings;
 pub mod train;
 
 use crate::keys::KeyId;
 use serde::{Deserialize, Serialize};
+pub use settings::ModelSettings;
 
 /// The shape of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,9 @@
 //! model expected with their probabilities. State kept: a bounded cache of the states reached by session prefixes seen
 //! before, so that the many sessions that start alike are scored by lookups.
 
+pub mod alert;
+pub mod stream;
+
 use crate::keys::KeyId;
 use crate::model::infer::{Scorer, State, rank};
 use crate::model::train::surprise;
@@ -249,7 +252,7 @@ mod tests {
     use crate::model::train::{TrainConfig, train};
     use crate::model::{ModelConfig, SplitMix};
 
-    fn model() -> Model {
+    pub(super) fn model() -> Model {
         let mut rng = SplitMix::new(3);
         let sessions: Vec<Vec<KeyId>> = (0..300)
             .map(|_| {
