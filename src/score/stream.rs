@@ -4,10 +4,11 @@
 //! session (a session is a user's day, as in training), the last few keys for explanations, and
 //! counters for the session score. Each event costs one model step, whatever came before. A key
 //! is anomalous when the model never saw it, when it is not among the top `g` predictions, when
-//! its surprise is above the calibrated threshold, or when its parameter values (and the time
-//! since the user's previous event) are outside what the value model learned.
+//! its surprise is above the calibrated threshold, or when the time since the user's previous
+//! event, or a duration or size among its parameters, is outside what the value model learned.
 
 use super::EXPLAIN_TOP;
+use crate::event::ParamKind;
 use crate::keys::KeyId;
 use crate::model::infer::{Scorer, State, rank};
 use crate::model::params::{ParamAnomaly, ParamModel};
@@ -153,7 +154,15 @@ impl StreamScorer {
         };
         if reason.is_none() {
             if let Some(pm) = &self.params {
-                let values = crate::model::params::values(dt, params);
+                let mut values = crate::model::params::values(dt, params);
+                // Live, only measurements are judged: the time since the user's previous event,
+                // durations and sizes. Plain numbers in log lines are mostly identifiers (session
+                // numbers, pids, ports) whose range says nothing about the user.
+                for (v, p) in values.iter_mut().skip(1).zip(params) {
+                    if !matches!(p.kind, ParamKind::Duration | ParamKind::Size) {
+                        *v = f64::NAN;
+                    }
+                }
                 reason = pm.check(key, &values).map(Reason::Parameter);
             }
         }
