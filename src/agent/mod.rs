@@ -62,6 +62,15 @@ fn setup(key: impl Into<String>, message: impl ToString) -> AgentError {
     }
 }
 
+/// The agent's miner: a smaller exact-shape cache than `dante parse` uses, since a live stream's
+/// shapes include every user name and the cache would otherwise grow to dominate memory.
+fn miner_config() -> MinerConfig {
+    MinerConfig {
+        max_cache: 1 << 16,
+        ..MinerConfig::default()
+    }
+}
+
 /// The model and the key extractor whose ids it knows.
 fn model_and_keys(cfg: &Config) -> Result<(Model, ModelRef, crate::keys::Miner), AgentError> {
     let data_dir = &cfg.data_dir;
@@ -77,18 +86,18 @@ fn model_and_keys(cfg: &Config) -> Result<(Model, ModelRef, crate::keys::Miner),
         ),
     };
     let miner = if saved.exists() {
-        vocab::load(data_dir, MinerConfig::default()).map_err(|e| AgentError::DataDir {
+        vocab::load(data_dir, miner_config()).map_err(|e| AgentError::DataDir {
             path: data_dir.display().to_string(),
             message: e.to_string(),
         })?
     } else {
         // A first start: the vocabulary the model was trained with, checked against it.
         let miner = match &cfg.model.vocabulary {
-            None => bundled::miner(MinerConfig::default()).map_err(|e| setup("model", e))?,
+            None => bundled::miner(miner_config()).map_err(|e| setup("model", e))?,
             Some(p) => {
                 let bytes = std::fs::read(p)
                     .map_err(|e| setup("model.vocabulary", format!("{}: {e}", p.display())))?;
-                vocab::from_bytes(&bytes, p, MinerConfig::default())
+                vocab::from_bytes(&bytes, p, miner_config())
                     .map_err(|e| setup("model.vocabulary", e))?
             }
         };

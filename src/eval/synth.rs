@@ -34,7 +34,7 @@ impl Default for SynthConfig {
             days: 14,
             seed: 1,
             inject: 0,
-            // 2026-11-02, a Monday.
+            // 2025-11-02, a Sunday.
             start_day: 20_394,
         }
     }

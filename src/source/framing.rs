@@ -204,7 +204,7 @@ impl Framer {
 
     fn emit(&mut self, out: &mut impl FnMut(&[u8], bool)) {
         if self.truncated {
-            let len = char_boundary(&self.buf);
+            let len = super::lines::char_boundary(&self.buf);
             self.buf.truncate(len);
         }
         if !self.buf.is_empty() || self.truncated {
@@ -223,7 +223,7 @@ pub fn datagram(bytes: &[u8], max_len: usize) -> Option<(&[u8], bool)> {
     let max_len = max_len.max(1);
     if msg.len() > max_len {
         let cut = &msg[..max_len];
-        Some((&cut[..char_boundary(cut)], true))
+        Some((&cut[..super::lines::char_boundary(cut)], true))
     } else if msg.is_empty() {
         None
     } else {
@@ -238,30 +238,6 @@ fn trim_end(bytes: &[u8]) -> &[u8] {
         .rposition(|b| !matches!(b, b'\n' | b'\r' | b'\0'))
         .map_or(0, |i| i + 1);
     &bytes[..end]
-}
-
-/// The length of `bytes` without a partial UTF-8 sequence left at its end by a cut (bytes that
-/// are not UTF-8 at all are left for the lossy decoding to replace).
-fn char_boundary(bytes: &[u8]) -> usize {
-    let tail = bytes.len().saturating_sub(3);
-    for i in (tail..bytes.len()).rev() {
-        let b = bytes[i];
-        if b & 0xC0 != 0x80 {
-            // `b` starts a sequence (or is ASCII): keep it only if it is complete.
-            let need = match b {
-                0x00..=0x7F => 1,
-                0xC0..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                _ => 4,
-            };
-            return if bytes.len() - i < need {
-                i
-            } else {
-                bytes.len()
-            };
-        }
-    }
-    bytes.len()
 }
 
 #[cfg(test)]

@@ -92,9 +92,16 @@ impl<R: BufRead> LineReader<R> {
 
 /// Drops a partial UTF-8 sequence left at the end of a cut line.
 fn cut_at_char_boundary(buf: &mut Vec<u8>, start: usize) {
-    let tail = buf.len().saturating_sub(3).max(start);
-    for i in (tail..buf.len()).rev() {
-        let b = buf[i];
+    let keep = start + char_boundary(&buf[start..]);
+    buf.truncate(keep);
+}
+
+/// The length of `bytes` without a partial UTF-8 sequence left at its end by a cut (bytes that
+/// are not UTF-8 at all are left for the lossy decoding to replace).
+pub(crate) fn char_boundary(bytes: &[u8]) -> usize {
+    let tail = bytes.len().saturating_sub(3);
+    for i in (tail..bytes.len()).rev() {
+        let b = bytes[i];
         if b & 0xC0 != 0x80 {
             // `b` starts a sequence (or is ASCII): keep it only if it is complete.
             let need = match b {
@@ -103,12 +110,14 @@ fn cut_at_char_boundary(buf: &mut Vec<u8>, start: usize) {
                 0xE0..=0xEF => 3,
                 _ => 4,
             };
-            if buf.len() - i < need {
-                buf.truncate(i);
-            }
-            return;
+            return if bytes.len() - i < need {
+                i
+            } else {
+                bytes.len()
+            };
         }
     }
+    bytes.len()
 }
 
 #[cfg(test)]

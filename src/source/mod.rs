@@ -4,7 +4,7 @@
 //! the keys stage decodes the header) or, for the HTTP source, an already split message with its
 //! host, time and user. The agent's sources, each a `type` in `[sources.<id>]`:
 //!
-//! - [`file`]: tails files matched by globs, survives rotation (rename and copytruncate), keeps
+//! - [`mod@file`]: tails files matched by globs, survives rotation (rename and copytruncate), keeps
 //!   checkpoints that advance only when the pipeline acknowledged the lines;
 //! - [`syslog`]: RFC 3164 / 5424 over UDP, TCP (octet counting or newline framing) or a unix
 //!   socket;
@@ -13,7 +13,8 @@
 //!
 //! Bad input never stops a source: invalid UTF-8 is replaced (and counted), a line longer than
 //! the limit is cut and flagged, an unreadable file or a broken connection is logged, counted and
-//! skipped. Also here: [`lines`] (capped line reading) and [`sessions`] (files of integer keys
+//! skipped. Also here: [`lines`] (capped line reading), [`framing`] (syslog over a stream),
+//! [`checkpoint`] (the file source's durable positions) and [`sessions`] (files of integer keys
 //! for training and scoring the model).
 
 pub mod checkpoint;
