@@ -198,6 +198,11 @@ impl Miner {
         id
     }
 
+    /// The tokens of the message last given to [`Self::mine`].
+    pub fn last_tokens(&self) -> &Tokens {
+        &self.scratch
+    }
+
     /// Assigns already tokenised `toks` a key.
     pub fn mine_tokens(&mut self, toks: &Tokens) -> KeyId {
         let sig = toks.signature();

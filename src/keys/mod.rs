@@ -76,7 +76,7 @@ impl KeyExtractor {
             self.unmatched += u64::from(!d.matched);
             event.unmatched = !d.matched;
             event.key = self.miner.mine(d.message);
-            event.params = self.params(d.message, event.key);
+            event.params = self.mined_params(d.message, event.key);
             event.timestamp = event.timestamp.or(d.timestamp);
             if event.host.is_none() {
                 event.host = d.host.map(str::to_string);
@@ -90,14 +90,15 @@ impl KeyExtractor {
             event.header_pending = false;
         } else {
             event.key = self.miner.mine(&event.message);
-            event.params = self.params(&event.message, event.key);
+            event.params = self.mined_params(&event.message, event.key);
         }
     }
 
-    fn params(&self, message: &str, key: KeyId) -> Vec<crate::event::Param> {
+    /// The parameters of `message`, just mined (its tokens are still in the miner).
+    fn mined_params(&self, message: &str, key: KeyId) -> Vec<crate::event::Param> {
         self.miner
             .template_tokens(key)
-            .map(|t| params::extract(message, t))
+            .map(|t| params::extract_tokens(message, self.miner.last_tokens(), t))
             .unwrap_or_default()
     }
 

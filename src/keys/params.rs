@@ -10,6 +10,11 @@ use std::net::IpAddr;
 pub fn extract(msg: &str, template: &[Box<str>]) -> Vec<Param> {
     let mut toks = Tokens::default();
     tokenize(msg, &mut toks);
+    extract_tokens(msg, &toks, template)
+}
+
+/// [`extract`] for a message already tokenised into `toks`.
+pub fn extract_tokens(msg: &str, toks: &Tokens, template: &[Box<str>]) -> Vec<Param> {
     let mut out = Vec::new();
     if toks.len() != template.len() {
         return out;

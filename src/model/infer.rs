@@ -168,12 +168,22 @@ impl Scorer {
 
     #[inline(always)]
     fn step_portable(&self, state: &mut State, input: usize) {
+        // Scratch on the stack, no allocation per event; sized to the model so that zeroing it
+        // does not cost more than the step (hidden ≤ MAX_HIDDEN, checked at load).
+        match self.weights.config.hidden {
+            0..=32 => self.step_with::<32>(state, input),
+            33..=64 => self.step_with::<64>(state, input),
+            _ => self.step_with::<MAX_HIDDEN>(state, input),
+        }
+    }
+
+    #[inline(always)]
+    fn step_with<const N: usize>(&self, state: &mut State, input: usize) {
         let h = self.weights.config.hidden;
         let input = input.min(self.inputs - 1);
-        // Scratch on the stack: no allocation per event (hidden ≤ MAX_HIDDEN, checked at load).
-        let mut gates_buf = [0f32; 4 * MAX_HIDDEN];
-        let mut below_buf = [0f32; MAX_HIDDEN];
-        let gates = &mut gates_buf[..4 * h];
+        let mut gates_buf = [[0f32; N]; 4];
+        let mut below_buf = [0f32; N];
+        let gates = &mut gates_buf.as_flattened_mut()[..4 * h];
         let below = &mut below_buf[..h];
         for (l, layer) in self.weights.layers.iter().enumerate() {
             let (hs, rest) = state.values[l * 2 * h..(l + 1) * 2 * h].split_at_mut(h);
