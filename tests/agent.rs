@@ -539,3 +539,45 @@ fn stdin_source_ends_the_agent_at_its_end() {
         .collect();
     assert_eq!(numbers(&alerts), [0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn sighup_reloads_and_keeps_running_on_a_bad_file() {
+    let port = free_port();
+    let mut agent = Agent::start(&format!(
+        "[sources.net]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n"
+    ));
+    let pid = agent.child.as_ref().map(Child::id).expect("running");
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("kill -HUP")
+    };
+    let send = |n: usize| {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                if writeln!(s, "<86>{}", syslog_line("uma", n)).is_ok() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "syslog port not back");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // A valid reload: the pipeline restarts on the same ports and goes on alerting.
+    assert!(hup().success());
+    std::thread::sleep(Duration::from_millis(500));
+    send(0);
+    assert_eq!(numbers(&agent.wait_alerts(1)), [0]);
+    // A broken file: reported, the running configuration kept.
+    let good = std::fs::read_to_string(&agent.config).expect("read config");
+    std::fs::write(&agent.config, "data_dir = [").expect("break config");
+    assert!(hup().success());
+    std::thread::sleep(Duration::from_millis(300));
+    send(1);
+    assert_eq!(numbers(&agent.wait_alerts(2)), [0, 1]);
+    assert_eq!(agent.get("/health").as_deref(), Some("ok\n"));
+    std::fs::write(&agent.config, good).expect("restore config");
+    agent.term();
+}

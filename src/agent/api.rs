@@ -19,7 +19,7 @@ fn default_enabled() -> bool {
 }
 
 fn default_address() -> String {
-    "127.0.0.1:8686".into()
+    "127.0.0.1:8699".into()
 }
 
 impl Default for ApiConfig {

@@ -214,6 +214,7 @@ pub async fn run(
         }
     }
     drop(tx);
+    let mut api_task = None;
     if cfg.api.enabled {
         let listener = tokio::net::TcpListener::bind(&cfg.api.address)
             .await
@@ -224,7 +225,7 @@ pub async fn run(
                 )
             })?;
         let stop = shutdown.clone();
-        tokio::spawn(api::serve(listener, metrics, stop));
+        api_task = Some(tokio::spawn(api::serve(listener, metrics, stop)));
     }
     tracing::info!(
         sources = cfg.sources.len(),
@@ -313,6 +314,10 @@ pub async fn run(
         .map_err(|e| setup("agent", e))?
         .map_err(|_| setup("agent", "the core thread panicked"))?;
     shutdown.cancel();
+    // The API's port is free again before returning, so that a reload can bind it.
+    if let Some(t) = api_task {
+        let _ = t.await;
+    }
     saved.map_err(|message| AgentError::DataDir {
         path: cfg.data_dir.display().to_string(),
         message,
