@@ -285,7 +285,10 @@ pub async fn run(
                     _ = interval.tick() => {}
                     () = stop.cancelled() => break,
                 }
-                let age = started.elapsed().as_secs() - beat.load(Ordering::Relaxed);
+                let age = started
+                    .elapsed()
+                    .as_secs()
+                    .saturating_sub(beat.load(Ordering::Relaxed));
                 if Duration::from_secs(age) < every {
                     let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
                 }

@@ -89,6 +89,7 @@ impl Pipeline {
             .to_string();
         let mut alerts = 0u64;
         let mut unmatched = 0u64;
+        let mut delivered = true;
         for mut event in batch.events {
             self.keys.fill(&mut event, &format);
             unmatched += u64::from(event.unmatched);
@@ -147,13 +148,13 @@ impl Pipeline {
             alerts += 1;
             for sink in &mut self.sinks {
                 if let Err(e) = sink.write(&json) {
+                    delivered = false;
                     tracing::error!(error = %e, "sink write failed");
                     metrics::counter!("dante_sink_errors_total", "sink" => sink.id().to_string())
                         .increment(1);
                 }
             }
         }
-        let mut delivered = true;
         for sink in &mut self.sinks {
             if let Err(e) = sink.flush() {
                 delivered = false;

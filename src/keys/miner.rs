@@ -310,16 +310,21 @@ impl Miner {
                 (first[0], first[first.len() - 1]),
                 (b'(', b')') | (b'[', b']')
             );
-        let subject = toks.get(1).bytes().all(|b| b.is_ascii_punctuation());
+        let second = toks.get(1);
+        let subject =
+            !second.contains(WILDCARD) && second.bytes().all(|b| b.is_ascii_punctuation());
         if !bracketed && !subject {
             return None;
         }
         let key = bucket_key(toks.len(), Some((toks.get(1), toks.hash(1))));
         self.seconds.get(&key)?.iter().copied().find(|&slot| {
             self.cluster_at(slot).is_some_and(|c| {
-                (c.kinds[0] == Kind::Wild
-                    || (c.kinds[0] == Kind::Partial && partial_match(&c.tokens[0], toks.get(0)))
-                    || name_variation(&c.tokens[0], toks.get(0)))
+                // Something constant besides the name, or every line of that length would do.
+                c.kinds[1..].contains(&Kind::Literal)
+                    && (c.kinds[0] == Kind::Wild
+                        || (c.kinds[0] == Kind::Partial
+                            && partial_match(&c.tokens[0], toks.get(0)))
+                        || name_variation(&c.tokens[0], toks.get(0)))
                     && (1..c.tokens.len()).all(|i| {
                         c.kinds[i] == Kind::Wild
                             || c.hashes[i] == toks.hash(i)

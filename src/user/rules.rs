@@ -100,6 +100,8 @@ pub struct Rules {
     rules: Vec<Rule>,
     /// Per key: the rule that matched it, or `None` when none did.
     by_key: FxHashMap<KeyId, Option<u32>>,
+    /// Some rule is restricted to a template.
+    per_template: bool,
 }
 
 /// A user-defined rule that does not compile: its index and why.
@@ -155,6 +157,7 @@ impl Rules {
             }
         }
         Ok(Self {
+            per_template: rules.iter().any(|r| r.template.is_some()),
             rules,
             by_key: FxHashMap::default(),
         })
@@ -162,7 +165,7 @@ impl Rules {
 
     /// True when some rule is restricted to a template.
     pub fn needs_template(&self) -> bool {
-        self.rules.iter().any(|r| r.template.is_some())
+        self.per_template
     }
 
     /// The user a rule finds in `event` (keyed, with `template` its key's template).
