@@ -647,11 +647,8 @@ fn covers(c: &Cluster, m: &Cluster) -> bool {
         })
 }
 
-/// Whether two different tokens differ only by letters (`password`/`none`, `(uid=<*>)`/
-/// `LOGIN(uid=<*>)`): a candidate constant rather than a value.
-/// `a` and `b` differ only in a run of name characters (letters, digits, `_`, `-`, `.`), with
-/// the same text around it: `alice7` / `bob`, `(carol)` / `(dave)`.
-fn name_variation(a: &str, b: &str) -> bool {
+/// The parts where `a` and `b` differ, once their common prefix and suffix are taken away.
+fn differing<'a>(a: &'a str, b: &'a str) -> (&'a [u8], &'a [u8]) {
     let (x, y) = (a.as_bytes(), b.as_bytes());
     let p = x.iter().zip(y).take_while(|(l, r)| l == r).count();
     let max_s = x.len().min(y.len()) - p;
@@ -662,23 +659,21 @@ fn name_variation(a: &str, b: &str) -> bool {
         .take(max_s)
         .take_while(|(l, r)| l == r)
         .count();
-    let (dx, dy) = (&x[p..x.len() - s], &y[p..y.len() - s]);
+    (&x[p..x.len() - s], &y[p..y.len() - s])
+}
+
+/// `a` and `b` differ only in a run of name characters (letters, digits, `_`, `-`, `.`), with
+/// the same text around it: `alice7` / `bob`, `(carol)` / `(dave)`.
+fn name_variation(a: &str, b: &str) -> bool {
+    let (dx, dy) = differing(a, b);
     let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
     !dx.is_empty() && !dy.is_empty() && dx.iter().chain(dy).all(name)
 }
 
+/// Whether two different tokens differ only by letters (`password`/`none`, `(uid=<*>)`/
+/// `LOGIN(uid=<*>)`): a candidate constant rather than a value.
 fn word_variation(a: &str, b: &str) -> bool {
-    let (x, y) = (a.as_bytes(), b.as_bytes());
-    let p = x.iter().zip(y).take_while(|(l, r)| l == r).count();
-    let max_s = x.len().min(y.len()) - p;
-    let s = x
-        .iter()
-        .rev()
-        .zip(y.iter().rev())
-        .take(max_s)
-        .take_while(|(l, r)| l == r)
-        .count();
-    let (dx, dy) = (&x[p..x.len() - s], &y[p..y.len() - s]);
+    let (dx, dy) = differing(a, b);
     (!dx.is_empty() || !dy.is_empty()) && dx.iter().chain(dy).all(u8::is_ascii_alphabetic)
 }
 
