@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod atomic;
 pub mod config;
 pub mod eval;
 pub mod event;

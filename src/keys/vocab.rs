@@ -9,8 +9,8 @@
 
 use super::miner::{Cluster, KeyId, Miner, MinerConfig};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The vocabulary's file name inside a state directory.
@@ -99,7 +99,6 @@ pub fn fnv1a_hex(bytes: impl IntoIterator<Item = u8>) -> String {
 pub fn save(miner: &Miner, dir: &Path) -> Result<PathBuf, VocabError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let path = dir.join(VOCAB_FILE);
-    let tmp = dir.join(format!(".{VOCAB_FILE}.tmp"));
     let file = VocabFile {
         format: FORMAT,
         next_id: miner.next_id(),
@@ -129,15 +128,7 @@ pub fn save(miner: &Miner, dir: &Path) -> Result<PathBuf, VocabError> {
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(&json).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
-    fs::rename(&tmp, &path).map_err(io_err(&path))?;
-    // Make the rename itself durable.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
+    crate::atomic::write_file(&path, &json).map_err(|(at, e)| io_err(&at)(e))?;
     Ok(path)
 }
 

@@ -13,7 +13,6 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const FORMAT: u32 = 1;
@@ -123,12 +122,7 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
         source,
     };
     let bytes = to_bytes(model).map_err(invalid)?;
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io)
+    crate::atomic::write_file(path, &bytes).map_err(|(_, e)| io(e))
 }
 
 /// Reads a model from `path`.

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -82,7 +82,6 @@ struct Entry {
 /// The checkpoints of one source, in memory, and where they are saved.
 #[derive(Debug)]
 pub struct Checkpoints {
-    dir: PathBuf,
     path: PathBuf,
     entries: HashMap<String, Entry>,
     dirty: bool,
@@ -91,7 +90,6 @@ pub struct Checkpoints {
 /// The bytes of a checkpoint file, to be written outside the lock that guards [`Checkpoints`].
 #[derive(Debug)]
 pub struct Snapshot {
-    dir: PathBuf,
     path: PathBuf,
     json: Vec<u8>,
 }
@@ -125,7 +123,6 @@ impl Checkpoints {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let path = dir.join(file_name(id));
         let mut cp = Self {
-            dir: dir.to_path_buf(),
             path,
             entries: HashMap::new(),
             dirty: false,
@@ -291,7 +288,6 @@ impl Checkpoints {
         let json = serde_json::to_vec_pretty(&file).ok()?;
         self.dirty = false;
         Some(Snapshot {
-            dir: self.dir.clone(),
             path: self.path.clone(),
             json,
         })
@@ -307,21 +303,8 @@ impl Snapshot {
     /// Writes the file atomically: a temporary file, fsync, rename over the old one, fsync of
     /// the directory.
     pub fn write(&self) -> Result<(), CheckpointError> {
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(&self.json).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-        drop(f);
-        fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
-        // Make the rename itself durable.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir))
+        crate::atomic::write_file(&self.path, &self.json)
+            .map_err(|(path, source)| io_err(&path)(source))
     }
 }
 

@@ -7,7 +7,6 @@
 //! written atomically with a checksum, so a torn or corrupt file is refused, not half-read.
 
 use rustc_hash::FxHashMap;
-use std::io::Write;
 use std::path::Path;
 
 const NIL: u32 = u32::MAX;
@@ -221,7 +220,10 @@ impl<S> Windows<S> {
         }
         let sum = fnv1a(&buf);
         buf.extend_from_slice(&sum.to_le_bytes());
-        write_atomically(path, &buf)
+        crate::atomic::write_file(path, &buf).map_err(|(at, source)| SnapshotError::Io {
+            path: at.display().to_string(),
+            source,
+        })
     }
 
     /// Reads a snapshot written by [`Self::save`] into an empty map of at most `max` users;
@@ -311,28 +313,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
-}
-
-/// Writes `bytes` to `path` through a temporary file, fsync and rename, then syncs the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
-    let io = |source| SnapshotError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Not every file system can sync a directory; the rename is done either way.
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]
