@@ -462,13 +462,11 @@ mod tests {
     use super::*;
     use crate::source::Batch;
     use proptest::prelude::*;
-    use std::path::PathBuf;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
     use tokio::sync::mpsc;
     use tokio::time::timeout;
-    use tokio_util::sync::CancellationToken;
 
     /// Long enough for a loaded machine; tests wait for replies, never for a time.
     const DEADLINE: Duration = Duration::from_secs(20);
@@ -483,14 +481,7 @@ mod tests {
         .await
         .unwrap();
         let addr = bound.local_addr();
-        let (out, rx) = mpsc::channel(64);
-        let cx = Context {
-            id: "web".into(),
-            index: 1,
-            out,
-            shutdown: CancellationToken::new(),
-            data_dir: PathBuf::new(),
-        };
+        let (cx, rx) = crate::source::test_context("web", 1);
         let task = tokio::spawn(bound.run(cx.clone()));
         (addr, cx, rx, task)
     }

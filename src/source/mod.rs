@@ -162,3 +162,17 @@ pub fn line_event(id: &str, bytes: &[u8], truncated: bool) -> Event {
 
 /// Lines at most this many per batch.
 pub const BATCH_LINES: usize = 1024;
+
+/// A context for a source under test: its batches come out of the receiver.
+#[cfg(test)]
+pub(crate) fn test_context(id: &str, index: usize) -> (Context, mpsc::Receiver<Batch>) {
+    let (out, rx) = mpsc::channel(64);
+    let cx = Context {
+        id: id.into(),
+        index,
+        out,
+        shutdown: CancellationToken::new(),
+        data_dir: PathBuf::new(),
+    };
+    (cx, rx)
+}

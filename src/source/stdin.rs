@@ -154,23 +154,13 @@ mod tests {
     use super::*;
     use crate::source::Batch;
     use std::io::Cursor;
-    use std::path::PathBuf;
     use std::time::Duration;
     use tokio::time::timeout;
-    use tokio_util::sync::CancellationToken;
 
     const DEADLINE: Duration = Duration::from_secs(20);
 
     fn context() -> (Context, mpsc::Receiver<Batch>) {
-        let (out, rx) = mpsc::channel(64);
-        let cx = Context {
-            id: "in".into(),
-            index: 0,
-            out,
-            shutdown: CancellationToken::new(),
-            data_dir: PathBuf::new(),
-        };
-        (cx, rx)
+        crate::source::test_context("in", 0)
     }
 
     #[test]

@@ -543,21 +543,12 @@ mod tests {
     use tokio::io::AsyncWriteExt;
     use tokio::sync::mpsc;
     use tokio::time::timeout;
-    use tokio_util::sync::CancellationToken;
 
     /// Long enough for a loaded machine; tests wait for events, never for a time.
     const DEADLINE: Duration = Duration::from_secs(20);
 
     fn context() -> (Context, mpsc::Receiver<Batch>) {
-        let (out, rx) = mpsc::channel(64);
-        let cx = Context {
-            id: "sys".into(),
-            index: 2,
-            out,
-            shutdown: CancellationToken::new(),
-            data_dir: PathBuf::new(),
-        };
-        (cx, rx)
+        crate::source::test_context("sys", 2)
     }
 
     fn config(mode: Mode, address: &str, max_length: usize) -> SyslogConfig {
