@@ -256,6 +256,26 @@ impl Gen {
         );
     }
 
+    /// `u` becomes root with `su -` on pts/`tty`: the two opening lines, both labelled when
+    /// `label` is given; returns the pid.
+    fn su(&mut self, u: &User, t: DateTime<Utc>, tty: u32, label: Option<&'static str>) -> u32 {
+        let pid = self.pid();
+        let lines = [
+            format!("(to root) {} on pts/{tty}", u.name),
+            format!(
+                "pam_unix(su-l:session): session opened for user root(uid=0) by {}(uid={})",
+                u.name, u.uid
+            ),
+        ];
+        for line in lines {
+            self.push(t, "su", pid, line);
+            if let Some(what) = label {
+                self.label(&u.name, what);
+            }
+        }
+        pid
+    }
+
     fn cron(&mut self, user: &str, uid: u32, t: DateTime<Utc>, cmd: &str) {
         let pid = self.pid();
         self.push(
@@ -355,17 +375,7 @@ pub fn auth_logs(cfg: &SynthConfig, out: &mut impl Write) -> io::Result<Vec<Inje
                 let sudo = if u.admin { g.rng.below(4) } else { 0 };
                 t = g.session(u, t, sudo) + g.secs(600, 5400);
                 if u.admin && g.rng.below(15) == 0 {
-                    let pid = g.pid();
-                    g.push(t, "su", pid, format!("(to root) {} on pts/1", u.name));
-                    g.push(
-                        t,
-                        "su",
-                        pid,
-                        format!(
-                            "pam_unix(su-l:session): session opened for user root(uid=0) by {}(uid={})",
-                            u.name, u.uid
-                        ),
-                    );
+                    let pid = g.su(u, t, 1, None);
                     let end = t + g.secs(30, 600);
                     g.push(
                         end,
@@ -447,19 +457,7 @@ pub fn auth_logs(cfg: &SynthConfig, out: &mut impl Write) -> io::Result<Vec<Inje
                 g.label(&name, what[kind]);
             }
             _ => {
-                let pid = g.pid();
-                g.push(t, "su", pid, format!("(to root) {} on pts/2", u.name));
-                g.label(&u.name, what[kind]);
-                g.push(
-                    t,
-                    "su",
-                    pid,
-                    format!(
-                        "pam_unix(su-l:session): session opened for user root(uid=0) by {}(uid={})",
-                        u.name, u.uid
-                    ),
-                );
-                g.label(&u.name, what[kind]);
+                g.su(u, t, 2, Some(what[kind]));
             }
         }
     }
