@@ -548,19 +548,7 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
     let mut model =
         train(&keys, &cfg, Some(&mut report)).with_context(|| format!("training on {source}"))?;
     if let Some(logs) = logs {
-        // Every tenth event calibrates the value model's threshold.
-        let (validation, training): (Vec<_>, Vec<_>) = logs
-            .values
-            .into_iter()
-            .enumerate()
-            .partition(|(i, _)| i % 10 == 9);
-        let strip =
-            |v: Vec<(usize, (KeyId, Vec<f64>))>| v.into_iter().map(|(_, s)| s).collect::<Vec<_>>();
-        model.params = Some(dante::model::params::ParamModel::fit(
-            &strip(training),
-            &strip(validation),
-            cfg.target_fpr,
-        ));
+        model.params = Some(dante::model::learn::fit_values(logs.values, cfg.target_fpr));
         model.key_vocabulary = Some(logs.vocabulary);
     }
     if let Some(bar) = bar {

@@ -377,6 +377,15 @@ type = "stdout"
         assert!(e.contains("sources.a") && e.contains("tape"), "{e}");
         let e = err("[sinks.out]\ntype = \"stdout\"\n");
         assert!(e.contains("sources: expected at least one source"), "{e}");
+        let e = err(&format!(
+            "{MINIMAL}\n[model]\nmode = \"learn\"\nlearn_hidden = 0\n"
+        ));
+        assert!(
+            e.starts_with("agent.toml:") && e.contains("model.learn_hidden: expected 1 to 256"),
+            "{e}"
+        );
+        let e = err(&format!("{MINIMAL}\n[model]\nmode = \"teach\"\n"));
+        assert!(e.contains("model.mode") && e.contains("teach"), "{e}");
     }
 
     #[test]

@@ -581,3 +581,71 @@ fn sighup_reloads_and_keeps_running_on_a_bad_file() {
     std::fs::write(&agent.config, good).expect("restore config");
     agent.term();
 }
+
+#[test]
+fn learn_mode_records_trains_in_the_background_and_then_scores_with_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("auth.log");
+    // A benign baseline from the generator; the baseline fills up (max events) well before the
+    // file ends, which starts training without waiting for the period.
+    let ok = Command::new(env!("CARGO_BIN_EXE_dante"))
+        .args([
+            "generate", "--users", "20", "--days", "2", "--seed", "3", "--out",
+        ])
+        .arg(&log)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run dante generate");
+    assert!(ok.success());
+    let tcp = free_port();
+    let mut agent = Agent::start(&format!(
+        "[sources.auth]\ntype = \"file\"\ninclude = [{:?}]\nread_from = \"beginning\"\npoll_interval_ms = 50\n\
+         [sources.tcp]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{tcp}\"\n\
+         [model]\nmode = \"learn\"\nlearn_secs = 3600\nlearn_min_sessions = 10\nlearn_max_events = 300\nlearn_hidden = 8\n",
+        log.display().to_string()
+    ));
+    let learned = agent.path("state/learn/model.safetensors");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while agent.metric("dante_model_learned") < 1.0 {
+        assert!(Instant::now() < deadline, "no model learned");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(learned.exists());
+    let baseline =
+        std::fs::read_to_string(agent.path("state/learn/baseline.tsv")).expect("baseline");
+    assert_eq!(baseline.lines().count(), 300);
+    // Scoring goes on with the learned model, and names it.
+    let send = |n: usize| {
+        let mut s = TcpStream::connect(("127.0.0.1", tcp)).expect("connect");
+        writeln!(s, "<86>{}", syslog_line("mallory", n)).expect("send");
+    };
+    send(1);
+    let a = agent.wait_alerts(1);
+    let last = a
+        .iter()
+        .rev()
+        .find(|x| numbers(std::slice::from_ref(x)) == [1]);
+    let id = last.and_then(|x| x["model"]["id"].as_str()).unwrap_or("");
+    assert!(id.ends_with("learn/model.safetensors"), "{a:?}");
+    // After a restart it starts with the learned model, and does not learn again.
+    agent.term();
+    agent.spawn();
+    send(2);
+    let deadline = Instant::now() + WAIT;
+    let second = loop {
+        let a = agent.alerts();
+        if let Some(x) = a.iter().find(|x| numbers(std::slice::from_ref(x)) == [2]) {
+            break x.clone();
+        }
+        assert!(Instant::now() < deadline, "no alert after the restart");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(second["model"]["id"].as_str(), Some(id));
+    assert_eq!(
+        std::fs::read_to_string(agent.path("state/learn/baseline.tsv"))
+            .expect("baseline")
+            .lines()
+            .count(),
+        300
+    );
+}

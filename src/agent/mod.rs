@@ -7,12 +7,14 @@
 //! checkpoints advance), and the key vocabulary and the users' states are saved to `data_dir`.
 
 pub mod api;
+pub mod learn;
 pub mod pipeline;
 
 pub use api::ApiConfig;
 
 use crate::config::Config;
 use crate::keys::{Format, KeyExtractor, MinerConfig, vocab};
+use crate::model::settings::Mode;
 use crate::model::{Model, bundled, file as model_file};
 use crate::score::alert::ModelRef;
 use crate::sink::Sink;
@@ -75,12 +77,22 @@ fn miner_config() -> MinerConfig {
 fn model_and_keys(cfg: &Config) -> Result<(Model, ModelRef, crate::keys::Miner), AgentError> {
     let data_dir = &cfg.data_dir;
     let saved = data_dir.join(vocab::VOCAB_FILE);
-    let (model, id) = match &cfg.model.path {
-        None => (
+    let learned = (cfg.model.mode == Mode::Learn)
+        .then(|| learn::learned(data_dir))
+        .flatten();
+    let (model, id) = match (&learned, &cfg.model.path) {
+        (Some(p), _) => (
+            model_file::load(p).map_err(|e| AgentError::DataDir {
+                path: data_dir.display().to_string(),
+                message: format!("{e} (move it away to learn again)"),
+            })?,
+            p.display().to_string(),
+        ),
+        (None, None) => (
             bundled::model().map_err(|e| setup("model", e))?,
             "bundled".to_string(),
         ),
-        Some(p) => (
+        (None, Some(p)) => (
             model_file::load(p).map_err(|e| setup("model.path", e))?,
             p.display().to_string(),
         ),
@@ -121,11 +133,8 @@ fn model_and_keys(cfg: &Config) -> Result<(Model, ModelRef, crate::keys::Miner),
             ),
         });
     }
-    let hash = model
-        .key_vocabulary
-        .clone()
-        .unwrap_or_else(|| model.vocab.hash());
-    Ok((model, ModelRef { id, hash }, miner))
+    let model_ref = ModelRef::new(id, &model);
+    Ok((model, model_ref, miner))
 }
 
 /// Runs the agent with `cfg` until `shutdown` is cancelled or every source has ended.
@@ -140,6 +149,7 @@ pub async fn run(
         message: e.to_string(),
     })?;
     let (model, model_ref, miner) = model_and_keys(&cfg)?;
+    let learning = cfg.model.mode == Mode::Learn && learn::learned(&cfg.data_dir).is_none();
     let users = Attributor::new(&cfg.users).map_err(|e| setup("users", e))?;
     let mut sinks = Vec::new();
     for (id, s) in &cfg.sinks {
@@ -170,6 +180,16 @@ pub async fn run(
         path: cfg.data_dir.display().to_string(),
         message: e.to_string(),
     })?;
+    if learning {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let learner = learn::Learner::start(&cfg.data_dir, &cfg.model, now_ms).map_err(|e| {
+            AgentError::DataDir {
+                path: cfg.data_dir.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        core.learn(learner);
+    }
 
     // Bind every listener before anything runs: a taken port fails the start, named.
     let (tx, mut rx) = mpsc::channel::<source::Batch>(QUEUE_BATCHES);
@@ -254,6 +274,7 @@ pub async fn run(
                     }
                 });
                 core_beat.store(started.elapsed().as_secs(), Ordering::Relaxed);
+                core.poll_learning();
                 match next {
                     Some(Some(batch)) => {
                         metrics::gauge!("dante_queue_depth").set(rx.len() as f64);

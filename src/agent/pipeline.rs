@@ -2,6 +2,7 @@
 //! sinks, in order, on one thread; a batch is acknowledged (file checkpoints advance) only once
 //! every alert it raised was written to every sink.
 
+use super::learn::Learner;
 use crate::keys::{Format, KeyExtractor, vocab};
 use crate::model::Model;
 use crate::score::alert::{Alert, ModelRef};
@@ -29,6 +30,8 @@ pub struct Pipeline {
     sinks: Vec<Sink>,
     model: ModelRef,
     data_dir: PathBuf,
+    max_users: usize,
+    learner: Option<Learner>,
 }
 
 /// What one source gives the core: its id and header format.
@@ -69,6 +72,8 @@ impl Pipeline {
             sinks,
             model: model_ref,
             data_dir: data_dir.to_path_buf(),
+            max_users: users_cfg.max_users,
+            learner: None,
         })
     }
 
@@ -109,6 +114,9 @@ impl Pipeline {
                 ),
                 None => (None, today),
             };
+            if let Some(l) = &mut self.learner {
+                l.record(&user, time_ms, day, event.key, &event.params);
+            }
             let scorer = &self.scorer;
             let (state, evicted) = self.windows.touch(&user, now_secs, || scorer.fresh());
             if evicted.is_some() {
@@ -163,6 +171,9 @@ impl Pipeline {
                     .increment(1);
             }
         }
+        if let Some(l) = &mut self.learner {
+            l.flush();
+        }
         if unmatched > 0 {
             metrics::counter!("dante_parse_unmatched_total", "source" => source)
                 .increment(unmatched);
@@ -187,6 +198,40 @@ impl Pipeline {
             metrics::counter!("dante_users_expired_total").increment(gone.len() as u64);
         }
         metrics::gauge!("dante_users_tracked").set(self.windows.len() as f64);
+    }
+
+    /// Records the baseline from now on (`[model] mode = "learn"`).
+    pub fn learn(&mut self, learner: Learner) {
+        self.learner = Some(learner);
+    }
+
+    /// Learn mode's turn: starts training when due, and scores with the learned model once it is
+    /// there. Users start afresh then, since their states belong to the old network.
+    pub fn poll_learning(&mut self) {
+        let Some(learner) = &mut self.learner else {
+            return;
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let Some(model) = learner.poll(now_ms, self.keys.miner()) else {
+            return;
+        };
+        self.learner = None;
+        self.scorer = StreamScorer::new(&model);
+        self.windows = Windows::new(self.max_users);
+        let id = super::learn::learned(&self.data_dir)
+            .map_or_else(|| "learned".to_string(), |p| p.display().to_string());
+        self.model = ModelRef::new(id, &model);
+        metrics::gauge!("dante_model_learned").set(1.0);
+        tracing::info!(
+            model = %self.model.id,
+            keys = model.vocab.len(),
+            sessions = model.summary.sessions,
+            seconds = model.summary.seconds,
+            "learn mode: scoring with the model learned on this host"
+        );
+        if let Err(e) = self.save() {
+            tracing::error!(error = %e, "cannot save state");
+        }
     }
 
     /// Saves the key vocabulary and the users' states to `data_dir`.

@@ -89,10 +89,14 @@ pub fn templates_hash(miner: &Miner) -> String {
 
 /// FNV-1a (64 bits) of `bytes`, as 16 hex digits: a stable fingerprint for vocabularies.
 pub fn fnv1a_hex(bytes: impl IntoIterator<Item = u8>) -> String {
-    let h = bytes.into_iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+    format!("{:016x}", fnv1a(bytes))
+}
+
+/// FNV-1a (64 bits) of `bytes`: stable across builds and platforms, unlike `std`'s hashers.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{h:016x}")
+    })
 }
 
 /// Writes the miner's vocabulary into `dir` atomically, creating `dir` if needed.

@@ -13,6 +13,7 @@
 pub mod bundled;
 pub mod file;
 pub mod infer;
+pub mod learn;
 pub mod net;
 pub mod params;
 pub mod settings;

@@ -116,6 +116,17 @@ pub struct ModelRef {
     pub hash: String,
 }
 
+impl ModelRef {
+    /// `model`, named `id`.
+    pub fn new(id: String, model: &crate::model::Model) -> Self {
+        let hash = model
+            .key_vocabulary
+            .clone()
+            .unwrap_or_else(|| model.vocab.hash());
+        Self { id, hash }
+    }
+}
+
 impl Alert {
     /// The alert for `event` (keyed, attributed) and its verdict; `template` looks keys up.
     pub fn new(
