@@ -162,6 +162,7 @@ impl Config {
                     address: "127.0.0.1:5514".into(),
                     max_length: crate::source::lines::DEFAULT_MAX_LINE_BYTES,
                     connection_limit: 256,
+                    tls: None,
                 }),
             );
         }
@@ -384,6 +385,14 @@ type = "stdout"
             e.starts_with("agent.toml:") && e.contains("model.learn_hidden: expected 1 to 256"),
             "{e}"
         );
+        let e = err(
+            "[sources.net]\ntype = \"syslog\"\nmode = \"udp\"\naddress = \"127.0.0.1:1\"\ntls = { cert_file = \"a\", key_file = \"b\" }\n[sinks.out]\ntype = \"stdout\"\n",
+        );
+        assert!(e.contains("sources.net.tls: TLS is only for mode"), "{e}");
+        let e = err(
+            "[sources.net]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:1\"\ntls = { cert_file = \"a\" }\n[sinks.out]\ntype = \"stdout\"\n",
+        );
+        assert!(e.contains("sources.net") && e.contains("key_file"), "{e}");
         let e = err(&format!("{MINIMAL}\n[model]\nmode = \"teach\"\n"));
         assert!(e.contains("model.mode") && e.contains("teach"), "{e}");
     }

@@ -649,3 +649,38 @@ fn learn_mode_records_trains_in_the_background_and_then_scores_with_it() {
         300
     );
 }
+
+#[test]
+fn syslog_over_tls_from_openssl_s_client() {
+    if !have("openssl") {
+        panic!("`openssl` is needed; .ci/run installs it");
+    }
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let f = |n: &str| tls.join(n).display().to_string();
+    let port = free_port();
+    let agent = Agent::start(&format!(
+        "[sources.tls]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\
+         tls = {{ cert_file = {:?}, key_file = {:?}, ca_file = {:?} }}\n",
+        f("server.pem"),
+        f("server.key"),
+        f("ca.pem")
+    ));
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_return_error", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", "localhost", "-CAfile", &f("ca.pem")])
+        .args(["-cert", &f("client.pem"), "-key", &f("client.key")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run openssl s_client");
+    let mut stdin = client.stdin.take().expect("stdin");
+    writeln!(stdin, "<86>{}", syslog_line("victor", 7)).expect("send");
+    let a = agent.wait_alerts(1);
+    drop(stdin);
+    let _ = client.kill();
+    let _ = client.wait();
+    assert_eq!(numbers(&a), [7], "{a:?}");
+    assert_eq!(a[0]["source"], "tls");
+}

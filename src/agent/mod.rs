@@ -222,7 +222,7 @@ pub async fn run(
             SourceConfig::Syslog(c) => {
                 let bound = source::syslog::bind(&c)
                     .await
-                    .map_err(|e| setup(format!("{key}.address"), e))?;
+                    .map_err(|e| setup(format!("{key}.{}", e.key()), e))?;
                 tasks.spawn(async move { bound.run(cx).await.map_err(|e| (key, e.to_string())) });
             }
             SourceConfig::Http(c) => {

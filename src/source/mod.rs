@@ -25,6 +25,7 @@ pub mod lines;
 pub mod sessions;
 pub mod stdin;
 pub mod syslog;
+pub mod tls;
 
 use crate::event::Event;
 use serde::Deserialize;

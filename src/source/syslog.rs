@@ -9,6 +9,10 @@
 //! [`BATCH_LINES`], as soon as the socket has nothing more ready, without an ack (there is
 //! nothing to checkpoint: what a sender sent is not sent again).
 //!
+//! TCP may be wrapped in TLS (`tls = { cert_file, key_file, ca_file }`, RFC 5425's transport;
+//! with `ca_file`, clients must present a certificate signed by it); the handshake runs in the
+//! connection's own task, bounded by [`HANDSHAKE_TIMEOUT`], so a slow client holds up nobody.
+//!
 //! A broken connection or a failed read is logged and counted under
 //! `dante_source_errors_total{source}`; the other connections go on. The gauge
 //! `dante_syslog_connections{source}` is the number of TCP connections being served; once
@@ -17,6 +21,7 @@
 //! the stop is sent flagged), removes its unix socket file and returns.
 
 use super::framing::{self, Framer};
+use super::tls::{TlsConfig, TlsError};
 use super::{BATCH_LINES, Context, line_event};
 use crate::event::Event;
 use serde::Deserialize;
@@ -24,12 +29,15 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 /// The transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -57,6 +65,9 @@ pub struct SyslogConfig {
     /// TCP: the most connections served at once; more wait.
     #[serde(default = "default_connection_limit")]
     pub connection_limit: usize,
+    /// TCP: serve TLS with this certificate (and require client certificates from `ca_file`).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 fn default_max_length() -> usize {
@@ -91,6 +102,9 @@ impl SyslogConfig {
         if self.connection_limit == 0 {
             return Err(("connection_limit", "expected at least 1".into()));
         }
+        if self.tls.is_some() && self.mode != Mode::Tcp {
+            return Err(("tls", "TLS is only for mode = \"tcp\"".into()));
+        }
         Ok(())
     }
 }
@@ -109,6 +123,19 @@ pub enum SyslogError {
         /// Why. In the message rather than a `source`, so that `{:#}` does not say it twice.
         reason: io::Error,
     },
+    /// The TLS files are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+impl SyslogError {
+    /// The configuration key at fault, under the source's table.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Bind { .. } => "address",
+            Self::Tls(e) => e.key,
+        }
+    }
 }
 
 /// An I/O error as a short lowercase reason: `permission denied`, not
@@ -155,12 +182,23 @@ impl fmt::Display for LocalAddr {
 }
 
 /// A syslog source whose socket is bound, ready to [`run`](Bound::run).
-#[derive(Debug)]
 pub struct Bound {
     socket: Socket,
     local: LocalAddr,
     max_length: usize,
     connection_limit: usize,
+    tls: Option<TlsAcceptor>,
+}
+
+impl fmt::Debug for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bound")
+            .field("local", &self.local)
+            .field("max_length", &self.max_length)
+            .field("connection_limit", &self.connection_limit)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -191,6 +229,11 @@ pub async fn bind(cfg: &SyslogConfig) -> Result<Bound, SyslogError> {
             ))
         })
     };
+    // The files first: a bad certificate fails the start before a port is taken.
+    let tls = match &cfg.tls {
+        Some(t) if cfg.mode == Mode::Tcp => Some(t.acceptor()?),
+        _ => None,
+    };
     let (socket, local) = match cfg.mode {
         Mode::Udp => {
             let s = UdpSocket::bind(inet()?).await.map_err(fail)?;
@@ -213,6 +256,7 @@ pub async fn bind(cfg: &SyslogConfig) -> Result<Bound, SyslogError> {
         local,
         max_length: cfg.max_length.max(1),
         connection_limit: cfg.connection_limit.max(1),
+        tls,
     })
 }
 
@@ -300,7 +344,10 @@ impl Bound {
                 datagrams(Datagrams::Unix(s), self.max_length, &cx).await;
                 drop(file);
             }
-            Socket::Tcp(l) => tcp(l, self.max_length, self.connection_limit, cx).await,
+            Socket::Tcp(l) => {
+                let limits = (self.max_length, self.connection_limit);
+                tcp(l, limits, self.tls, cx).await;
+            }
         }
         Ok(())
     }
@@ -378,9 +425,17 @@ fn push_datagram(buf: &[u8], n: usize, max_len: usize, cx: &Context, events: &mu
     }
 }
 
+/// How long a client has to finish the TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accepts connections, at most `limit` served at once, until shutdown; then waits for the
 /// connections to send what they read.
-async fn tcp(listener: TcpListener, max_len: usize, limit: usize, cx: Context) {
+async fn tcp(
+    listener: TcpListener,
+    (max_len, limit): (usize, usize),
+    tls: Option<TlsAcceptor>,
+    cx: Context,
+) {
     // A token of the source's own, so that a connection that finds the pipeline gone can stop
     // the others and the accept loop without cancelling the whole agent.
     let mut cx = cx;
@@ -405,7 +460,18 @@ async fn tcp(listener: TcpListener, max_len: usize, limit: usize, cx: Context) {
         };
         match accepted {
             Ok((stream, peer)) => {
-                connections.spawn(connection(stream, peer, max_len, cx.clone(), permit));
+                let cx = cx.clone();
+                match &tls {
+                    None => connections.spawn(connection(stream, peer, max_len, cx, permit)),
+                    Some(tls) => connections.spawn(tls_connection(
+                        tls.clone(),
+                        stream,
+                        peer,
+                        max_len,
+                        cx,
+                        permit,
+                    )),
+                };
             }
             Err(e) => {
                 count_error(&cx, "syslog accept failed", &e);
@@ -422,9 +488,46 @@ async fn tcp(listener: TcpListener, max_len: usize, limit: usize, cx: Context) {
 /// How much one TCP read takes.
 const READ_BUF: usize = 16 * 1024;
 
-/// Serves one TCP connection until it ends, fails, or the source stops.
-async fn connection(
-    mut stream: TcpStream,
+/// Completes the TLS handshake, then serves the connection.
+async fn tls_connection(
+    tls: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    max_len: usize,
+    cx: Context,
+    permit: OwnedSemaphorePermit,
+) {
+    let handshake = tokio::select! {
+        biased;
+        () = cx.shutdown.cancelled() => return,
+        r = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)) => r,
+    };
+    match handshake {
+        Ok(Ok(stream)) => connection(stream, peer, max_len, cx, permit).await,
+        Ok(Err(e)) => count_error(&cx, "syslog TLS handshake failed", &e),
+        Err(_) => count_error(
+            &cx,
+            "syslog TLS handshake failed",
+            &io::Error::new(io::ErrorKind::TimedOut, "timed out"),
+        ),
+    }
+}
+
+/// What the stream has ready now, without waiting: `None` when nothing is.
+fn read_ready<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    // A no-op waker: the next awaited read registers the real one.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut rb = ReadBuf::new(buf);
+    match Pin::new(stream).poll_read(&mut cx, &mut rb) {
+        Poll::Ready(Ok(())) => Some(Ok(rb.filled().len())),
+        Poll::Ready(Err(e)) => Some(Err(e)),
+        Poll::Pending => None,
+    }
+}
+
+/// Serves one TCP (or TLS) connection until it ends, fails, or the source stops.
+async fn connection<S: AsyncRead + Unpin>(
+    mut stream: S,
     peer: SocketAddr,
     max_len: usize,
     cx: Context,
@@ -451,9 +554,9 @@ async fn connection(
         };
         // Whatever else is ready goes in the same batch; the batch leaves once nothing is.
         while open && events.len() < BATCH_LINES {
-            match stream.try_read(&mut buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                r => open = take(r, &buf, &mut framer, &mut events, &cx, peer),
+            match read_ready(&mut stream, &mut buf) {
+                None => break,
+                Some(r) => open = take(r, &buf, &mut framer, &mut events, &cx, peer),
             }
         }
         if !send_all(&cx, &mut events).await {
@@ -557,6 +660,7 @@ mod tests {
             address: address.into(),
             max_length,
             connection_limit: 8,
+            tls: None,
         }
     }
 
@@ -652,6 +756,60 @@ mod tests {
             .await
             .unwrap();
         timeout(DEADLINE, task).await.unwrap().unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn tls_with_client_certificates() {
+        use crate::source::tls::tests::{connector, server};
+        use tokio_rustls::rustls::pki_types::ServerName;
+        let mut cfg = config(Mode::Tcp, "127.0.0.1:0", 100);
+        cfg.tls = Some(server(true));
+        let (addr, cx, mut rx, task) = start(cfg).await;
+        let to = addr.inet().unwrap();
+        let name = || ServerName::try_from("localhost").unwrap();
+        // Refused: a plain TCP client, and a TLS client without a certificate.
+        let mut plain = TcpStream::connect(to).await.unwrap();
+        plain.write_all(b"<13>plain\n").await.unwrap();
+        drop(plain);
+        let anonymous = TcpStream::connect(to).await.unwrap();
+        if let Ok(mut s) = connector(false).connect(name(), anonymous).await {
+            // TLS 1.3 reports the refusal on the first read or write after the handshake.
+            let _ = s.write_all(b"<13>anonymous\n").await;
+            let _ = s.shutdown().await;
+        }
+        // Served: a client with a certificate the CA signed, a message split across writes.
+        let tcp = TcpStream::connect(to).await.unwrap();
+        let mut s = connector(true).connect(name(), tcp).await.unwrap();
+        for w in [&b"<13>one\n<13>tw"[..], b"o\n19 <13>1 - h a - - - x"] {
+            s.write_all(w).await.unwrap();
+            s.flush().await.unwrap();
+        }
+        s.shutdown().await.unwrap();
+        let got = events(&mut rx, 3).await;
+        assert_eq!(
+            messages(&got),
+            [
+                ("<13>one", false),
+                ("<13>two", false),
+                ("<13>1 - h a - - - x", false)
+            ]
+        );
+        stop(&cx, task).await;
+    }
+
+    #[tokio::test]
+    async fn tls_needs_tcp_and_usable_files() {
+        use crate::source::tls::tests::server;
+        let mut cfg = config(Mode::Udp, "127.0.0.1:0", 100);
+        cfg.tls = Some(server(false));
+        assert_eq!(cfg.validate().unwrap_err().0, "tls");
+        let mut cfg = config(Mode::Tcp, "127.0.0.1:0", 100);
+        let mut tls = server(false);
+        tls.key_file = "/nonexistent/key.pem".into();
+        cfg.tls = Some(tls);
+        let e = bind(&cfg).await.unwrap_err();
+        assert_eq!(e.key(), "tls.key_file");
+        assert!(e.to_string().contains("/nonexistent/key.pem"), "{e}");
     }
 
     async fn tcp_send(addr: &LocalAddr, writes: &[&[u8]]) {
