@@ -23,8 +23,8 @@
 //! whole: `max_body_bytes` is what bounds them. On shutdown the listener stops accepting and
 //! the requests in flight are answered before [`Bound::run`] returns.
 
+use super::Context;
 use super::syslog::os_reason;
-use super::{BATCH_LINES, Context};
 use crate::event::Event;
 use axum::Router;
 use axum::body::Bytes;
@@ -199,7 +199,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         parse_body(&body)
     };
     let Parsed {
-        mut events,
+        events,
         rejected,
         first_error,
     } = parsed;
@@ -219,19 +219,12 @@ async fn ingest(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             );
         }
     }
-    while !events.is_empty() {
-        let rest = if events.len() > BATCH_LINES {
-            events.split_off(BATCH_LINES)
-        } else {
-            Vec::new()
-        };
-        if !cx.send(std::mem::replace(&mut events, rest), None).await {
-            cx.shutdown.cancel();
-            return reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "error": "the agent is stopping" }),
-            );
-        }
+    if !cx.send_all(events).await {
+        cx.shutdown.cancel();
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "error": "the agent is stopping" }),
+        );
     }
     reply(
         StatusCode::OK,

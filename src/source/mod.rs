@@ -138,6 +138,23 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Sends `events` in batches of at most [`BATCH_LINES`], without an ack; false when the
+    /// pipeline is gone.
+    pub async fn send_all(&self, events: Vec<Event>) -> bool {
+        let mut rest = events.into_iter();
+        loop {
+            let batch: Vec<Event> = rest.by_ref().take(BATCH_LINES).collect();
+            if batch.is_empty() {
+                return true;
+            }
+            if !self.send(batch, None).await {
+                return false;
+            }
+        }
+    }
+}
+
 /// The event for one line as read: the message is the whole line, header still to decode.
 /// Invalid UTF-8 is replaced (and counted under the source); NUL bytes stay, the keys stage
 /// reads them as spaces.

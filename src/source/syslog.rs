@@ -559,7 +559,7 @@ async fn connection<S: AsyncRead + Unpin>(
                 Some(r) => open = take(r, &buf, &mut framer, &mut events, &cx, peer),
             }
         }
-        if !send_all(&cx, &mut events).await {
+        if !cx.send_all(std::mem::take(&mut events)).await {
             cx.shutdown.cancel();
             return;
         }
@@ -592,21 +592,6 @@ fn take(
             false
         }
     }
-}
-
-/// Sends `events` in batches of at most [`BATCH_LINES`]; false when the pipeline is gone.
-async fn send_all(cx: &Context, events: &mut Vec<Event>) -> bool {
-    while !events.is_empty() {
-        let rest = if events.len() > BATCH_LINES {
-            events.split_off(BATCH_LINES)
-        } else {
-            Vec::new()
-        };
-        if !cx.send(std::mem::replace(events, rest), None).await {
-            return false;
-        }
-    }
-    true
 }
 
 /// `dante_syslog_connections{source}`, one up while this lives.
