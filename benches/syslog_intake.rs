@@ -93,6 +93,7 @@ fn run_once(a: &Args, payloads: &[Vec<u8>]) -> f64 {
             max_length: 65_536,
             connection_limit: 64,
             tls: None,
+            socket_mode: None,
         };
         let bound = bind(&cfg).await.expect("bind");
         let addr: SocketAddr = bound.local_addr().inet().expect("an inet address");
@@ -153,7 +154,11 @@ fn main() {
     let median = rates[rates.len() / 2];
     println!(
         "syslog tcp intake ({} framing): {} messages ({:.0} MiB) over {} connections, median of {}: {:.0} messages/s ({:.0} MiB/s); runs: {}",
-        if a.octet_counting { "octet-counting" } else { "newline" },
+        if a.octet_counting {
+            "octet-counting"
+        } else {
+            "newline"
+        },
         a.messages,
         bytes as f64 / 1048576.0,
         a.connections,

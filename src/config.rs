@@ -163,6 +163,7 @@ impl Config {
                     max_length: crate::source::lines::DEFAULT_MAX_LINE_BYTES,
                     connection_limit: 256,
                     tls: None,
+                    socket_mode: None,
                 }),
             );
         }

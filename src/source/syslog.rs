@@ -68,6 +68,21 @@ pub struct SyslogConfig {
     /// TCP: serve TLS with this certificate (and require client certificates from `ca_file`).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// unix: the socket file's permissions, as an octal string (`"0660"`): who may send.
+    /// Default: `"0666"`, like `/dev/log`.
+    #[serde(default)]
+    pub socket_mode: Option<String>,
+}
+
+/// The permissions `socket_mode` asks for.
+fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o777 && !digits.is_empty() => Ok(m),
+        _ => Err(format!(
+            "expected octal permissions such as \"0660\", got {text:?}"
+        )),
+    }
 }
 
 fn default_max_length() -> usize {
@@ -104,6 +119,12 @@ impl SyslogConfig {
         }
         if self.tls.is_some() && self.mode != Mode::Tcp {
             return Err(("tls", "TLS is only for mode = \"tcp\"".into()));
+        }
+        if let Some(m) = &self.socket_mode {
+            if self.mode != Mode::Unix {
+                return Err(("socket_mode", "only for mode = \"unix\"".into()));
+            }
+            parse_mode(m).map_err(|e| ("socket_mode", e))?;
         }
         Ok(())
     }
@@ -247,7 +268,12 @@ pub async fn bind(cfg: &SyslogConfig) -> Result<Bound, SyslogError> {
         }
         Mode::Unix => {
             let path = PathBuf::from(&cfg.address);
-            let (s, file) = bind_unix(&path).map_err(fail)?;
+            let mode = match &cfg.socket_mode {
+                Some(m) => parse_mode(m)
+                    .map_err(|e| fail(io::Error::new(io::ErrorKind::InvalidInput, e)))?,
+                None => 0o666,
+            };
+            let (s, file) = bind_unix(&path, mode).map_err(fail)?;
             (Socket::Unix(s, file), LocalAddr::Unix(path))
         }
     };
@@ -262,7 +288,7 @@ pub async fn bind(cfg: &SyslogConfig) -> Result<Bound, SyslogError> {
 
 /// Binds a unix datagram socket at `path`, first removing a socket file nobody receives on (left
 /// by a process that died). A live socket or a file that is not a socket is left alone.
-fn bind_unix(path: &Path) -> io::Result<(UnixDatagram, SocketFile)> {
+fn bind_unix(path: &Path, mode: u32) -> io::Result<(UnixDatagram, SocketFile)> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
@@ -292,6 +318,11 @@ fn bind_unix(path: &Path) -> io::Result<(UnixDatagram, SocketFile)> {
     }
     let socket = UnixDatagram::bind(path)?;
     let file = SocketFile::new(path);
+    // The process umask (0077 under the systemd unit) would leave the socket to dante alone.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
     Ok((socket, file))
 }
 
@@ -646,6 +677,7 @@ mod tests {
             max_length,
             connection_limit: 8,
             tls: None,
+            socket_mode: None,
         }
     }
 
@@ -926,6 +958,11 @@ mod tests {
         let address = path.to_str().unwrap();
         let (addr, cx, mut rx, task) = start(config(Mode::Unix, address, 100)).await;
         assert_eq!(addr, LocalAddr::Unix(path.clone()));
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o666, "{mode:o}");
+        }
         // A second source on the same live socket is refused.
         let err = bind(&config(Mode::Unix, address, 100)).await.unwrap_err();
         assert!(err.to_string().contains("(unix)"), "{err}");
@@ -938,6 +975,27 @@ mod tests {
         );
         stop(&cx, task).await;
         assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn unix_socket_mode_is_set_and_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sock");
+        let mut cfg = config(Mode::Unix, path.to_str().unwrap(), 100);
+        cfg.socket_mode = Some("0620".into());
+        cfg.validate().unwrap();
+        let bound = bind(&cfg).await.unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o620, "{mode:o}");
+        drop(bound);
+        for bad in ["rw", "0999", "", "01777"] {
+            cfg.socket_mode = Some(bad.into());
+            assert_eq!(cfg.validate().unwrap_err().0, "socket_mode", "{bad}");
+        }
+        let mut tcp = config(Mode::Tcp, "127.0.0.1:0", 100);
+        tcp.socket_mode = Some("0600".into());
+        assert_eq!(tcp.validate().unwrap_err().0, "socket_mode");
     }
 
     #[tokio::test]
