@@ -639,9 +639,11 @@ fn run_agent(args: RunArgs) -> Result<ExitCode> {
         let mut term = signal(SignalKind::terminate()).context("installing signal handlers")?;
         let mut int = signal(SignalKind::interrupt()).context("installing signal handlers")?;
         let mut hup = signal(SignalKind::hangup()).context("installing signal handlers")?;
+        // Listening sockets outlive a reload, so that nothing sent meanwhile is refused.
+        let kept = dante::source::listeners::Listeners::default();
         loop {
             let stop = tokio_util::sync::CancellationToken::new();
-            let mut agent = tokio::spawn(dante::agent::run(cfg.clone(), Some(metrics.clone()), stop.clone()));
+            let mut agent = tokio::spawn(dante::agent::run(cfg.clone(), Some(metrics.clone()), kept.clone(), stop.clone()));
             let mut reload = None;
             let result = loop {
                 tokio::select! {

@@ -583,6 +583,50 @@ fn sighup_reloads_and_keeps_running_on_a_bad_file() {
 }
 
 #[test]
+fn nothing_sent_during_a_reload_is_lost() {
+    let (udp, tcp) = (free_port(), free_port());
+    let agent = Agent::start(&format!(
+        "[sources.udp]\ntype = \"syslog\"\nmode = \"udp\"\naddress = \"127.0.0.1:{udp}\"\n\
+         [sources.tcp]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{tcp}\"\n"
+    ));
+    let pid = agent
+        .child
+        .as_ref()
+        .map(Child::id)
+        .expect("running")
+        .to_string();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp client");
+    let n = 300;
+    for i in 0..n {
+        if i % 100 == 50 {
+            assert!(
+                Command::new("kill")
+                    .args(["-HUP", &pid])
+                    .status()
+                    .expect("kill")
+                    .success()
+            );
+        }
+        client
+            .send_to(
+                format!("<86>{}", syslog_line("walter", i)).as_bytes(),
+                ("127.0.0.1", udp),
+            )
+            .expect("send");
+        // A TCP connection made mid-reload waits in the kept listener's backlog.
+        if i % 100 == 51 {
+            let mut s = TcpStream::connect(("127.0.0.1", tcp)).expect("connect during reload");
+            writeln!(s, "<86>{}", syslog_line("walter", 1000 + i)).expect("send");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let a = agent.wait_alerts(n + 3);
+    let mut want: Vec<usize> = (0..n).collect();
+    want.extend([1051, 1151, 1251]);
+    assert_eq!(numbers(&a), want);
+}
+
+#[test]
 fn learn_mode_records_trains_in_the_background_and_then_scores_with_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("auth.log");

@@ -18,6 +18,7 @@ use crate::model::settings::Mode;
 use crate::model::{Model, bundled, file as model_file};
 use crate::score::alert::ModelRef;
 use crate::sink::Sink;
+use crate::source::listeners::Listeners;
 use crate::source::{self, Context, SourceConfig};
 use crate::user::Attributor;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -138,10 +139,12 @@ fn model_and_keys(cfg: &Config) -> Result<(Model, ModelRef, crate::keys::Miner),
 }
 
 /// Runs the agent with `cfg` until `shutdown` is cancelled or every source has ended.
-/// `metrics`: the process's Prometheus recorder, rendered at `/metrics`.
+/// `metrics`: the process's Prometheus recorder, rendered at `/metrics`; `kept`: listening
+/// sockets carried from one run to the next across reloads.
 pub async fn run(
     cfg: Config,
     metrics: Option<PrometheusHandle>,
+    kept: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| AgentError::DataDir {
@@ -195,6 +198,7 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel::<source::Batch>(QUEUE_BATCHES);
     let stop_sources = shutdown.child_token();
     let mut tasks = JoinSet::new();
+    kept.begin();
     for (index, (id, s)) in cfg.sources.iter().enumerate() {
         let cx = Context {
             id: id.clone(),
@@ -220,13 +224,13 @@ pub async fn run(
                 });
             }
             SourceConfig::Syslog(c) => {
-                let bound = source::syslog::bind(&c)
+                let bound = source::syslog::bind_kept(&c, &kept)
                     .await
                     .map_err(|e| setup(format!("{key}.{}", e.key()), e))?;
                 tasks.spawn(async move { bound.run(cx).await.map_err(|e| (key, e.to_string())) });
             }
             SourceConfig::Http(c) => {
-                let bound = source::http::bind(&c)
+                let bound = source::http::bind_kept(&c, &kept)
                     .await
                     .map_err(|e| setup(format!("{key}.address"), e))?;
                 tasks.spawn(async move { bound.run(cx).await.map_err(|e| (key, e.to_string())) });
@@ -236,17 +240,19 @@ pub async fn run(
     drop(tx);
     let mut api_task = None;
     if cfg.api.enabled {
-        let listener = tokio::net::TcpListener::bind(&cfg.api.address)
-            .await
-            .map_err(|e| {
-                setup(
-                    "api.address",
-                    format!("cannot bind {}: {e}", cfg.api.address),
-                )
-            })?;
+        let cannot = |e: &dyn std::fmt::Display| {
+            setup(
+                "api.address",
+                format!("cannot bind {}: {e}", cfg.api.address),
+            )
+        };
+        let addr = cfg.api.address.parse().map_err(|e| cannot(&e))?;
+        let listener = kept.tcp(addr).await.map_err(|e| cannot(&e))?;
         let stop = shutdown.clone();
         api_task = Some(tokio::spawn(api::serve(listener, metrics, stop)));
     }
+    // Sockets the last run had and this one does not use are closed now.
+    kept.end();
     tracing::info!(
         sources = cfg.sources.len(),
         sinks = cfg.sinks.len(),
@@ -338,7 +344,7 @@ pub async fn run(
         .map_err(|e| setup("agent", e))?
         .map_err(|_| setup("agent", "the core thread panicked"))?;
     shutdown.cancel();
-    // The API's port is free again before returning, so that a reload can bind it.
+    // The API has let go of its listener before returning (a reload takes it up from `kept`).
     if let Some(t) = api_task {
         let _ = t.await;
     }

@@ -24,6 +24,7 @@
 //! the requests in flight are answered before [`Bound::run`] returns.
 
 use super::Context;
+use super::listeners::Listeners;
 use super::syslog::os_reason;
 use crate::event::Event;
 use axum::Router;
@@ -98,6 +99,11 @@ pub struct Bound {
 
 /// Binds the listener `cfg` asks for: the error names the address and the reason.
 pub async fn bind(cfg: &HttpConfig) -> Result<Bound, HttpError> {
+    bind_kept(cfg, &Listeners::default()).await
+}
+
+/// [`bind`], taking up the listener `kept` holds for the address from the last run.
+pub async fn bind_kept(cfg: &HttpConfig, kept: &Listeners) -> Result<Bound, HttpError> {
     let fail = |reason| HttpError::Bind {
         address: cfg.address.clone(),
         reason,
@@ -108,7 +114,7 @@ pub async fn bind(cfg: &HttpConfig) -> Result<Bound, HttpError> {
             format!("expected IP:port: {e}"),
         ))
     })?;
-    let listener = TcpListener::bind(addr).await.map_err(fail)?;
+    let listener = kept.tcp(addr).await.map_err(fail)?;
     let local = listener.local_addr().map_err(fail)?;
     Ok(Bound {
         listener,

@@ -22,6 +22,7 @@ pub mod file;
 pub mod framing;
 pub mod http;
 pub mod lines;
+pub mod listeners;
 pub mod sessions;
 pub mod stdin;
 pub mod syslog;

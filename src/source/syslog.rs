@@ -21,6 +21,7 @@
 //! the stop is sent flagged), removes its unix socket file and returns.
 
 use super::framing::{self, Framer};
+use super::listeners::Listeners;
 use super::tls::{TlsConfig, TlsError};
 use super::{BATCH_LINES, Context, line_event};
 use crate::event::Event;
@@ -232,6 +233,11 @@ enum Socket {
 
 /// Binds the socket `cfg` asks for: the error names the address, the transport and the reason.
 pub async fn bind(cfg: &SyslogConfig) -> Result<Bound, SyslogError> {
+    bind_kept(cfg, &Listeners::default()).await
+}
+
+/// [`bind`], taking up the socket `kept` holds for the address from the last run.
+pub async fn bind_kept(cfg: &SyslogConfig, kept: &Listeners) -> Result<Bound, SyslogError> {
     let transport = match cfg.mode {
         Mode::Udp => "udp",
         Mode::Tcp => "tcp",
@@ -257,12 +263,12 @@ pub async fn bind(cfg: &SyslogConfig) -> Result<Bound, SyslogError> {
     };
     let (socket, local) = match cfg.mode {
         Mode::Udp => {
-            let s = UdpSocket::bind(inet()?).await.map_err(fail)?;
+            let s = kept.udp(inet()?).await.map_err(fail)?;
             let local = s.local_addr().map_err(fail)?;
             (Socket::Udp(s), LocalAddr::Inet(local))
         }
         Mode::Tcp => {
-            let s = TcpListener::bind(inet()?).await.map_err(fail)?;
+            let s = kept.tcp(inet()?).await.map_err(fail)?;
             let local = s.local_addr().map_err(fail)?;
             (Socket::Tcp(s), LocalAddr::Inet(local))
         }
