@@ -21,7 +21,9 @@
 //!
 //! Rejected lines are counted under `dante_source_rejected_total{source}`. Messages are kept
 //! whole: `max_body_bytes` is what bounds them. On shutdown the listener stops accepting and
-//! the requests in flight are answered before [`Bound::run`] returns.
+//! the requests in flight are answered before [`Bound::run`] returns. At most `connection_limit`
+//! connections are served at once (more wait in the backlog), and one that moves no byte for
+//! `idle_timeout_secs` is closed, so that stalled senders cannot hold every place.
 
 use super::Context;
 use super::listeners::Listeners;
@@ -36,10 +38,17 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 
 /// `[sources.<id>] type = "http"`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -50,10 +59,25 @@ pub struct HttpConfig {
     /// The largest request body accepted, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// The most connections served at once; more wait in the listen backlog.
+    #[serde(default = "default_connection_limit")]
+    pub connection_limit: usize,
+    /// A connection that neither sends nor receives a byte for this many seconds is closed
+    /// (idle keep-alives, stalled or deliberately slow senders), freeing its place.
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
 }
 
 fn default_max_body_bytes() -> usize {
     10 << 20
+}
+
+fn default_connection_limit() -> usize {
+    256
+}
+
+fn default_idle_timeout_secs() -> u64 {
+    60
 }
 
 impl HttpConfig {
@@ -67,6 +91,12 @@ impl HttpConfig {
         })?;
         if self.max_body_bytes == 0 {
             return Err(("max_body_bytes", "expected at least 1".into()));
+        }
+        if self.connection_limit == 0 {
+            return Err(("connection_limit", "expected at least 1".into()));
+        }
+        if self.idle_timeout_secs == 0 {
+            return Err(("idle_timeout_secs", "expected at least 1".into()));
         }
         Ok(())
     }
@@ -95,6 +125,8 @@ pub struct Bound {
     listener: TcpListener,
     local: SocketAddr,
     max_body_bytes: usize,
+    connection_limit: usize,
+    idle: Duration,
 }
 
 /// Binds the listener `cfg` asks for: the error names the address and the reason.
@@ -120,6 +152,8 @@ pub async fn bind_kept(cfg: &HttpConfig, kept: &Listeners) -> Result<Bound, Http
         listener,
         local,
         max_body_bytes: cfg.max_body_bytes.max(1),
+        connection_limit: cfg.connection_limit.max(1),
+        idle: Duration::from_secs(cfg.idle_timeout_secs.max(1)),
     })
 }
 
@@ -150,10 +184,114 @@ impl Bound {
                 cx,
                 max_body_bytes: self.max_body_bytes,
             }));
-        axum::serve(self.listener, app)
+        let listener = Limited {
+            inner: self.listener,
+            permits: Arc::new(Semaphore::new(self.connection_limit)),
+            idle: self.idle,
+        };
+        axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
             .map_err(HttpError::Serve)
+    }
+}
+
+/// The listener with a bound on connections served at once: a connection is accepted only once
+/// a place is free, and gives its place back when it closes.
+struct Limited {
+    inner: TcpListener,
+    permits: Arc<Semaphore>,
+    idle: Duration,
+}
+
+impl axum::serve::Listener for Limited {
+    type Io = Connection;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        // Never closed, so acquiring cannot fail; were it to, serving without a bound beats
+        // stopping the source.
+        let permit = self.permits.clone().acquire_owned().await.ok();
+        // Retries accept errors itself (after a pause), as axum does for a bare listener.
+        let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        let conn = Connection {
+            io,
+            idle: self.idle,
+            deadline: Box::pin(tokio::time::sleep(self.idle)),
+            _permit: permit,
+        };
+        (conn, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A served connection: holds its place under the limit, and fails once idle for too long.
+struct Connection {
+    io: TcpStream,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Connection {
+    /// Progress was made: the idle clock starts again.
+    fn touch(&mut self) {
+        let next = tokio::time::Instant::now() + self.idle;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// `Pending` from the socket becomes an error once the connection has been idle too long.
+    fn idle_check<T>(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        r: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match r {
+            Poll::Ready(r) => {
+                self.touch();
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection idle for too long",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        self.idle_check(cx, r)
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.idle_check(cx, r)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -472,13 +610,21 @@ mod tests {
 
     type Task = tokio::task::JoinHandle<Result<(), HttpError>>;
 
-    async fn start(max_body_bytes: usize) -> (SocketAddr, Context, mpsc::Receiver<Batch>, Task) {
-        let bound = bind(&HttpConfig {
+    fn config(max_body_bytes: usize) -> HttpConfig {
+        HttpConfig {
             address: "127.0.0.1:0".into(),
             max_body_bytes,
-        })
-        .await
-        .unwrap();
+            connection_limit: 8,
+            idle_timeout_secs: 60,
+        }
+    }
+
+    async fn start(max_body_bytes: usize) -> (SocketAddr, Context, mpsc::Receiver<Batch>, Task) {
+        start_with(config(max_body_bytes)).await
+    }
+
+    async fn start_with(cfg: HttpConfig) -> (SocketAddr, Context, mpsc::Receiver<Batch>, Task) {
+        let bound = bind(&cfg).await.unwrap();
         let addr = bound.local_addr();
         let (cx, rx) = crate::source::test_context("web", 1);
         let task = tokio::spawn(bound.run(cx.clone()));
@@ -610,12 +756,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn connections_past_the_limit_wait_and_idle_ones_are_closed() {
+        let (addr, cx, mut rx, task) = start_with(HttpConfig {
+            connection_limit: 1,
+            idle_timeout_secs: 1,
+            ..config(1 << 20)
+        })
+        .await;
+        // The one place is taken by a connection that says nothing.
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // This request waits for the place: the silent one is closed after a second idle.
+        let started = std::time::Instant::now();
+        let (status, _) = request(addr, "POST", "/", b"{\"message\":\"after\"}\n").await;
+        assert_eq!(status, 200);
+        assert!(
+            started.elapsed() >= Duration::from_millis(700),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(events(&mut rx, 1).await[0].message, "after");
+        let mut buf = [0u8; 16];
+        let closed = timeout(DEADLINE, silent.read(&mut buf)).await.unwrap();
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        let mut bad = config(1);
+        bad.connection_limit = 0;
+        assert_eq!(bad.validate().unwrap_err().0, "connection_limit");
+        bad = config(1);
+        bad.idle_timeout_secs = 0;
+        assert_eq!(bad.validate().unwrap_err().0, "idle_timeout_secs");
+        stop(&cx, task).await;
+    }
+
+    #[tokio::test]
     async fn bind_errors_name_the_address_and_the_reason() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = taken.local_addr().unwrap().to_string();
         let err = bind(&HttpConfig {
             address: address.clone(),
-            max_body_bytes: 10,
+            ..config(10)
         })
         .await
         .unwrap_err();
