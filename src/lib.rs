@@ -11,7 +11,8 @@
 //! 4. [`score`]: DeepLog's decision per key and a verdict per session, explained;
 //! 5. [`user`]: which user (or host) an event belongs to, sessions per user per day;
 //! 6. later stages (`sink`) deliver;
-//! 7. [`eval`]: evaluations on public data sets.
+//! 7. [`cert`]: the CERT insider-threat data sets, read as activity streams;
+//! 8. [`eval`]: evaluations on public data sets.
 //!
 //! Every stage fills in the one [`event::Event`] type.
 //!
@@ -32,6 +33,7 @@
 
 pub mod agent;
 pub mod atomic;
+pub mod cert;
 pub mod config;
 pub mod eval;
 pub mod event;

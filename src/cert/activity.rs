@@ -1,0 +1,701 @@
+//! The five activity files of a CERT release, read row by row and merged by time.
+//!
+//! Columns are found by their header names, which is how the releases' layouts differ: r4.2's
+//! `device.csv` has no `file_tree` and its `email.csv` no `activity`; r6.2's `http.csv` adds an
+//! `activity`; `file.csv` exists from r5 on. A row that cannot be read (a bad date, too few
+//! fields, broken quoting) is reported with its file and line, counted, and skipped; the rest of
+//! the file goes on. Bodies (`content`) are not kept: the keys do not use them, and they are most
+//! of the bytes.
+
+use super::time;
+use csv::ByteRecord;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// Which activity file a row came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// `logon.csv`.
+    Logon,
+    /// `device.csv`.
+    Device,
+    /// `http.csv`.
+    Http,
+    /// `email.csv`.
+    Email,
+    /// `file.csv`.
+    File,
+}
+
+impl Source {
+    /// Every activity file, in the order rows with equal times are given.
+    pub const ALL: [Source; 5] = [
+        Source::Logon,
+        Source::Device,
+        Source::File,
+        Source::Http,
+        Source::Email,
+    ];
+
+    /// Its file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Logon => "logon.csv",
+            Self::Device => "device.csv",
+            Self::Http => "http.csv",
+            Self::Email => "email.csv",
+            Self::File => "file.csv",
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A logon on `pc`.
+    Logon,
+    /// A logoff.
+    Logoff,
+    /// A removable device connected; r5+ give the folders on it.
+    Connect {
+        /// `file_tree`, when the release has it.
+        file_tree: Option<String>,
+    },
+    /// A removable device disconnected.
+    Disconnect,
+    /// A web request.
+    Http {
+        /// The URL.
+        url: String,
+        /// `WWW Visit`, `WWW Download`, `WWW Upload` (r6.2); `None` before.
+        activity: Option<String>,
+    },
+    /// An e-mail sent or viewed.
+    Email {
+        /// `Send` or `View` (r5+); `None` in r4.2, where every row is a send.
+        activity: Option<String>,
+        /// The sender.
+        from: String,
+        /// `to`, `cc` and `bcc`, each `;`-separated.
+        to: String,
+        /// Carbon copies.
+        cc: String,
+        /// Blind carbon copies.
+        bcc: String,
+        /// Bytes.
+        size: u64,
+        /// Attached files (r4.2 gives a count, r5+ a `;`-separated list).
+        attachments: u32,
+    },
+    /// A file operation.
+    File {
+        /// The file.
+        path: String,
+        /// `File Open`, `File Write`, `File Copy`, `File Delete` (r6.2), `None` before.
+        activity: Option<String>,
+        /// Written to removable media.
+        to_removable: bool,
+        /// Read from removable media.
+        from_removable: bool,
+    },
+}
+
+/// One row of an activity file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Seconds since 1970-01-01 on CERT's clock.
+    pub time: i64,
+    /// The user id (`ACM2278`).
+    pub user: String,
+    /// The PC (`PC-6056`).
+    pub pc: String,
+    /// What happened.
+    pub kind: Kind,
+}
+
+impl Activity {
+    /// The recipients of an e-mail (to, cc, bcc); empty for anything else.
+    pub fn recipients(&self) -> impl Iterator<Item = &str> {
+        let all: [&str; 3] = match &self.kind {
+            Kind::Email { to, cc, bcc, .. } => [to, cc, bcc],
+            _ => ["", "", ""],
+        };
+        all.into_iter()
+            .flat_map(|s| s.split(';'))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// A row that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: {reason}", path.display())]
+pub struct BadRow {
+    /// The file.
+    pub path: PathBuf,
+    /// Its 1-based line.
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// An activity file could not be opened or its header is not one of CERT's.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// It could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A column the file must have is missing.
+    #[error("{}: the header has no `{column}` column (found: {found})", path.display())]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: &'static str,
+        /// The header as found.
+        found: String,
+    },
+}
+
+/// Where each field is, by header name.
+#[derive(Debug, Clone, Default)]
+struct Columns {
+    date: usize,
+    user: usize,
+    pc: usize,
+    activity: Option<usize>,
+    file_tree: Option<usize>,
+    url: Option<usize>,
+    to: Option<usize>,
+    cc: Option<usize>,
+    bcc: Option<usize>,
+    from: Option<usize>,
+    size: Option<usize>,
+    attachments: Option<usize>,
+    filename: Option<usize>,
+    to_removable: Option<usize>,
+    from_removable: Option<usize>,
+}
+
+/// Reads one activity file, row by row.
+pub struct Reader {
+    source: Source,
+    path: PathBuf,
+    csv: csv::Reader<Box<dyn Read + Send>>,
+    cols: Columns,
+    record: ByteRecord,
+    /// Rows skipped, and the first few of them.
+    bad: u64,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("source", &self.source)
+            .field("path", &self.path)
+            .field("bad", &self.bad)
+            .finish_non_exhaustive()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn truthy(b: &[u8]) -> bool {
+    b.eq_ignore_ascii_case(b"true") || b == b"1"
+}
+
+impl Reader {
+    /// Opens `path` as the `source` file.
+    pub fn open(source: Source, path: &Path) -> Result<Self, OpenError> {
+        let f = File::open(path).map_err(|e| OpenError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::from_reader(
+            source,
+            path,
+            Box::new(io::BufReader::with_capacity(1 << 20, f)),
+        )
+    }
+
+    /// Reads `source`'s layout from `r`; `path` names it in errors.
+    pub fn from_reader(
+        source: Source,
+        path: &Path,
+        r: Box<dyn Read + Send>,
+    ) -> Result<Self, OpenError> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(r);
+        let header = csv
+            .byte_headers()
+            .map_err(|e| OpenError::Io {
+                path: path.to_path_buf(),
+                source: io::Error::other(e.to_string()),
+            })?
+            .clone();
+        let find = |name: &str| {
+            header
+                .iter()
+                .position(|h| h.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+        };
+        let need = |name: &'static str| {
+            find(name).ok_or_else(|| OpenError::Header {
+                path: path.to_path_buf(),
+                column: name,
+                found: header.iter().map(text).collect::<Vec<_>>().join(","),
+            })
+        };
+        let mut cols = Columns {
+            date: need("date")?,
+            user: need("user")?,
+            pc: need("pc")?,
+            activity: find("activity"),
+            ..Columns::default()
+        };
+        match source {
+            Source::Logon => {
+                need("activity")?;
+            }
+            Source::Device => {
+                need("activity")?;
+                cols.file_tree = find("file_tree");
+            }
+            Source::Http => cols.url = Some(need("url")?),
+            Source::Email => {
+                cols.to = Some(need("to")?);
+                cols.cc = find("cc");
+                cols.bcc = find("bcc");
+                cols.from = Some(need("from")?);
+                cols.size = find("size");
+                cols.attachments = find("attachments");
+            }
+            Source::File => {
+                cols.filename = Some(need("filename")?);
+                cols.to_removable = find("to_removable_media");
+                cols.from_removable = find("from_removable_media");
+            }
+        }
+        Ok(Self {
+            source,
+            path: path.to_path_buf(),
+            csv,
+            cols,
+            record: ByteRecord::new(),
+            bad: 0,
+        })
+    }
+
+    /// Which file this is.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// Rows skipped so far.
+    pub fn bad_rows(&self) -> u64 {
+        self.bad
+    }
+
+    fn bad_row(&mut self, line: u64, reason: String) -> BadRow {
+        self.bad += 1;
+        BadRow {
+            path: self.path.clone(),
+            line,
+            reason,
+        }
+    }
+
+    /// The next row: `None` at the end, `Some(Err)` for a row that was skipped.
+    pub fn next_row(&mut self) -> Option<Result<Activity, BadRow>> {
+        match self.csv.read_byte_record(&mut self.record) {
+            Ok(false) => None,
+            Ok(true) => {
+                let line = self.record.position().map_or(0, csv::Position::line);
+                Some(self.parse().map_err(|reason| self.bad_row(line, reason)))
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                // An I/O error ends the file; a malformed record is skipped.
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    let bad = self.bad_row(line, e.to_string());
+                    tracing::error!(error = %bad, "cannot read on");
+                    return None;
+                }
+                Some(Err(self.bad_row(line, e.to_string())))
+            }
+        }
+    }
+
+    fn field(&self, i: usize, name: &str) -> Result<&[u8], String> {
+        self.record
+            .get(i)
+            .ok_or_else(|| format!("no `{name}` field ({} fields)", self.record.len()))
+    }
+
+    fn opt(&self, i: Option<usize>) -> Option<&[u8]> {
+        i.and_then(|i| self.record.get(i))
+    }
+
+    fn parse(&self) -> Result<Activity, String> {
+        let c = &self.cols;
+        let date = self.field(c.date, "date")?;
+        let time = time::parse(date)
+            .ok_or_else(|| format!("bad date {:?} (expected MM/DD/YYYY HH:MM:SS)", text(date)))?;
+        let user = self.field(c.user, "user")?;
+        if user.is_empty() {
+            return Err("empty user".into());
+        }
+        let pc = self.field(c.pc, "pc")?;
+        let activity = self.opt(c.activity);
+        let kind = match self.source {
+            Source::Logon => match activity.unwrap_or_default() {
+                a if a.eq_ignore_ascii_case(b"Logon") => Kind::Logon,
+                a if a.eq_ignore_ascii_case(b"Logoff") => Kind::Logoff,
+                a => return Err(format!("unknown logon activity {:?}", text(a))),
+            },
+            Source::Device => match activity.unwrap_or_default() {
+                a if a.eq_ignore_ascii_case(b"Connect") => Kind::Connect {
+                    file_tree: self.opt(c.file_tree).map(text),
+                },
+                a if a.eq_ignore_ascii_case(b"Disconnect") => Kind::Disconnect,
+                a => return Err(format!("unknown device activity {:?}", text(a))),
+            },
+            Source::Http => Kind::Http {
+                url: text(self.field(c.url.unwrap_or(usize::MAX), "url")?),
+                activity: activity.map(text),
+            },
+            Source::Email => {
+                let size = match self.opt(c.size) {
+                    None | Some(b"") => 0,
+                    Some(s) => std::str::from_utf8(s)
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok())
+                        .ok_or_else(|| format!("bad size {:?}", text(s)))?,
+                };
+                let attachments = match self.opt(c.attachments) {
+                    None | Some(b"") => 0,
+                    // r4.2: a count; r5+: `name(size);name(size)`.
+                    Some(a) => match std::str::from_utf8(a).ok().and_then(|s| s.parse().ok()) {
+                        Some(n) => n,
+                        None => a.split(|&b| b == b';').filter(|p| !p.is_empty()).count() as u32,
+                    },
+                };
+                Kind::Email {
+                    activity: activity.map(text),
+                    from: text(self.field(c.from.unwrap_or(usize::MAX), "from")?),
+                    to: text(self.field(c.to.unwrap_or(usize::MAX), "to")?),
+                    cc: self.opt(c.cc).map(text).unwrap_or_default(),
+                    bcc: self.opt(c.bcc).map(text).unwrap_or_default(),
+                    size,
+                    attachments,
+                }
+            }
+            Source::File => Kind::File {
+                path: text(self.field(c.filename.unwrap_or(usize::MAX), "filename")?),
+                activity: activity.map(text),
+                to_removable: self.opt(c.to_removable).is_some_and(truthy),
+                from_removable: self.opt(c.from_removable).is_some_and(truthy),
+            },
+        };
+        Ok(Activity {
+            time,
+            user: text(user),
+            pc: text(pc),
+            kind,
+        })
+    }
+}
+
+/// The activity files of a release directory, merged by time (ties in [`Source::ALL`] order,
+/// then file order). Each file is read once, front to back, so memory stays one row per file.
+/// A row earlier than the one before it in the same file is still given (at the merge's
+/// current position) and counted as out of order.
+#[derive(Debug)]
+pub struct Merged {
+    readers: Vec<Reader>,
+    heap: BinaryHeap<Head>,
+    /// Rows skipped, with the first reasons.
+    pub bad: Vec<BadRow>,
+    /// Rows skipped in all.
+    pub bad_rows: u64,
+    /// Rows given out of time order.
+    pub out_of_order: u64,
+    last: Vec<i64>,
+}
+
+/// How many skipped rows are kept with their reasons.
+const KEEP_BAD: usize = 20;
+
+#[derive(Debug)]
+struct Head {
+    activity: Activity,
+    reader: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Head {
+    // A max-heap: the earliest (then the lowest reader) is the greatest.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (o.activity.time, o.reader).cmp(&(self.activity.time, self.reader))
+    }
+}
+
+impl Merged {
+    /// Opens the activity files present in `dir` (at least `logon.csv`).
+    pub fn open(dir: &Path) -> Result<Self, OpenError> {
+        let mut readers = Vec::new();
+        for s in Source::ALL {
+            let path = dir.join(s.file_name());
+            if s != Source::Logon && !path.exists() {
+                continue;
+            }
+            readers.push(Reader::open(s, &path)?);
+        }
+        Ok(Self::new(readers))
+    }
+
+    /// Merges `readers` (ties go to the earlier reader).
+    pub fn new(readers: Vec<Reader>) -> Self {
+        let mut m = Self {
+            last: vec![i64::MIN; readers.len()],
+            readers,
+            heap: BinaryHeap::new(),
+            bad: Vec::new(),
+            bad_rows: 0,
+            out_of_order: 0,
+        };
+        for i in 0..m.readers.len() {
+            m.refill(i);
+        }
+        m
+    }
+
+    /// The files being read.
+    pub fn sources(&self) -> Vec<Source> {
+        self.readers.iter().map(Reader::source).collect()
+    }
+
+    fn refill(&mut self, i: usize) {
+        while let Some(r) = self.readers[i].next_row() {
+            match r {
+                Ok(activity) => {
+                    if activity.time < self.last[i] {
+                        self.out_of_order += 1;
+                    }
+                    self.last[i] = self.last[i].max(activity.time);
+                    self.heap.push(Head {
+                        activity,
+                        reader: i,
+                    });
+                    return;
+                }
+                Err(bad) => {
+                    self.bad_rows += 1;
+                    if self.bad.len() < KEEP_BAD {
+                        tracing::warn!(row = %bad, "skipped");
+                        self.bad.push(bad);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Merged {
+    type Item = Activity;
+
+    fn next(&mut self) -> Option<Activity> {
+        let head = self.heap.pop()?;
+        self.refill(head.reader);
+        Some(head.activity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(source: Source, text: &str) -> Reader {
+        let bytes = text.as_bytes().to_vec();
+        Reader::from_reader(
+            source,
+            Path::new(source.file_name()),
+            Box::new(io::Cursor::new(bytes)),
+        )
+        .unwrap()
+    }
+
+    fn rows(mut r: Reader) -> Vec<Result<Activity, BadRow>> {
+        std::iter::from_fn(|| r.next_row()).collect()
+    }
+
+    #[test]
+    fn r42_layouts() {
+        let logon = "id,date,user,pc,activity\n{X1},01/02/2010 06:49:00,NGF0157,PC-6056,Logon\n{X2},01/02/2010 17:49:00,NGF0157,PC-6056,Logoff\n";
+        let got = rows(reader(Source::Logon, logon));
+        assert_eq!(got.len(), 2);
+        let a = got[0].as_ref().unwrap();
+        assert_eq!(
+            (a.user.as_str(), a.pc.as_str(), &a.kind),
+            ("NGF0157", "PC-6056", &Kind::Logon)
+        );
+        assert_eq!(time::format(a.time), "01/02/2010 06:49:00");
+        let device = "id,date,user,pc,activity\n{D},01/02/2010 07:21:06,LRR0148,PC-4275,Connect\n";
+        assert_eq!(
+            rows(reader(Source::Device, device))[0]
+                .as_ref()
+                .unwrap()
+                .kind,
+            Kind::Connect { file_tree: None }
+        );
+        let email = "id,date,user,pc,to,cc,bcc,from,size,attachments,content\n{E},01/02/2010 07:11:45,LAP0338,PC-5758,Dean.Flynn.Hines@dtaa.com;Wade_Harrison@lockheedmartin.com,Nathaniel.Hunter.Heath@dtaa.com,,Lynn.Adena.Pratt@dtaa.com,25830,0,middle f2 systems\n";
+        let e = rows(reader(Source::Email, email)).remove(0).unwrap();
+        assert!(matches!(
+            &e.kind,
+            Kind::Email {
+                activity: None,
+                size: 25830,
+                attachments: 0,
+                ..
+            }
+        ));
+        assert_eq!(
+            e.recipients().collect::<Vec<_>>(),
+            [
+                "Dean.Flynn.Hines@dtaa.com",
+                "Wade_Harrison@lockheedmartin.com",
+                "Nathaniel.Hunter.Heath@dtaa.com"
+            ]
+        );
+        let http = "id,date,user,pc,url,content\n{H},01/02/2010 06:55:16,LRR0148,PC-4275,http://msn.com/The_Human_Centipede/naupliusundergone.htm,\"x, y\"\n";
+        let h = rows(reader(Source::Http, http)).remove(0).unwrap();
+        assert_eq!(
+            h.kind,
+            Kind::Http {
+                url: "http://msn.com/The_Human_Centipede/naupliusundergone.htm".into(),
+                activity: None
+            }
+        );
+    }
+
+    #[test]
+    fn r52_and_r62_layouts() {
+        let device = "id,date,user,pc,file_tree,activity\n{D},01/04/2010 07:31:00,AAM0658,PC-2542,R:\\;R:\\Photos,Connect\n";
+        assert_eq!(
+            rows(reader(Source::Device, device))[0]
+                .as_ref()
+                .unwrap()
+                .kind,
+            Kind::Connect {
+                file_tree: Some("R:\\;R:\\Photos".into())
+            }
+        );
+        let email = "id,date,user,pc,to,cc,bcc,from,activity,size,attachments,content\n{E},01/04/2010 07:45:00,AAM0658,PC-2542,a@dtaa.com,,,b@dtaa.com,Send,1000,C:\\a.doc(12);C:\\b.pdf(34),hi\n";
+        let e = rows(reader(Source::Email, email)).remove(0).unwrap();
+        assert!(
+            matches!(&e.kind, Kind::Email { activity: Some(a), attachments: 2, .. } if a == "Send")
+        );
+        let file = "id,date,user,pc,filename,activity,to_removable_media,from_removable_media,content\n{F},01/04/2010 08:00:00,AAM0658,PC-2542,R:\\x.doc,File Copy,True,False,abc\n";
+        let f = rows(reader(Source::File, file)).remove(0).unwrap();
+        assert_eq!(
+            f.kind,
+            Kind::File {
+                path: "R:\\x.doc".into(),
+                activity: Some("File Copy".into()),
+                to_removable: true,
+                from_removable: false
+            }
+        );
+        let http = "id,date,user,pc,url,activity,content\n{H},01/04/2010 08:00:00,AAM0658,PC-2542,http://wikileaks.org/x,WWW Upload,hello\n";
+        assert!(matches!(
+            rows(reader(Source::Http, http))[0].as_ref().unwrap().kind,
+            Kind::Http { activity: Some(ref a), .. } if a == "WWW Upload"
+        ));
+        // r5.2's file.csv without the removable-media columns (r5.1's layout) still reads.
+        let older = "id,date,user,pc,filename,content\n{F},01/04/2010 08:00:00,AAM0658,PC-2542,C:\\x.doc,abc\n";
+        assert!(rows(reader(Source::File, older))[0].is_ok());
+    }
+
+    #[test]
+    fn malformed_rows_are_named_and_skipped() {
+        let logon = "id,date,user,pc,activity\n\
+            {1},01/02/2010 06:49:00,A,PC-1,Logon\n\
+            {2},13/45/2010 06:49:00,A,PC-1,Logon\n\
+            {3},01/02/2010 06:50:00,A\n\
+            {4},01/02/2010 06:51:00,A,PC-1,Dance\n\
+            {5},01/02/2010 06:52:00,,PC-1,Logon\n\
+            {6},01/02/2010 06:53:00,A,PC-1,Logoff\n";
+        let got = rows(reader(Source::Logon, logon));
+        let bad: Vec<String> = got
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(bad.len(), 4, "{bad:?}");
+        assert!(bad[0].starts_with("logon.csv:3: bad date"), "{bad:?}");
+        assert!(bad[1].starts_with("logon.csv:4: no `pc` field"), "{bad:?}");
+        assert!(
+            bad[2].contains(":5: unknown logon activity \"Dance\""),
+            "{bad:?}"
+        );
+        assert!(bad[3].contains(":6: empty user"), "{bad:?}");
+        assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 2);
+        let e = Reader::from_reader(
+            Source::Http,
+            Path::new("http.csv"),
+            Box::new(io::Cursor::new(b"id,date,user,pc,content\n".to_vec())),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "http.csv: the header has no `url` column (found: id,date,user,pc,content)"
+        );
+    }
+
+    #[test]
+    fn files_merge_by_time_with_ties_in_file_order() {
+        let logon = reader(
+            Source::Logon,
+            "id,date,user,pc,activity\n{1},01/02/2010 08:00:00,A,P,Logon\n{2},01/02/2010 09:00:00,A,P,Logoff\n{3},01/02/2010 08:30:00,B,P,Logon\n",
+        );
+        let device = reader(
+            Source::Device,
+            "id,date,user,pc,activity\n{d},01/02/2010 07:00:00,A,P,Connect\nbroken,xx,A,P,Connect\n{e},01/02/2010 08:00:00,A,P,Disconnect\n",
+        );
+        let mut m = Merged::new(vec![logon, device]);
+        let got: Vec<(String, Kind)> = m
+            .by_ref()
+            .map(|a| (time::format(a.time)[11..16].to_string(), a.kind))
+            .collect();
+        let times: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(times, ["07:00", "08:00", "08:00", "09:00", "08:30"]);
+        assert_eq!(got[1].1, Kind::Logon, "a tie goes to the earlier file");
+        assert_eq!(m.bad_rows, 1);
+        assert!(
+            m.bad[0].to_string().starts_with("device.csv:3:"),
+            "{:?}",
+            m.bad
+        );
+        assert_eq!(m.out_of_order, 1);
+    }
+}

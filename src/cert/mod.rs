@@ -1,0 +1,13 @@
+//! CERT insider-threat data sets (r4.2, r5.2, r6.2): the readers.
+//!
+//! [`activity`] streams the five activity files (`logon`, `device`, `http`, `email`, `file`)
+//! merged by time, one row per file in memory, whatever the release's column layout; [`org`]
+//! reads the monthly LDAP snapshots (roles, supervisors, departures), the psychometric scores
+//! and the answer key; [`time`] is CERT's `MM/DD/YYYY HH:MM:SS` clock. Bad rows are reported
+//! with file and line and skipped.
+
+pub mod activity;
+pub mod org;
+pub mod time;
+
+pub use activity::{Activity, Kind, Merged, Source};

@@ -1,0 +1,359 @@
+//! Who is who: the monthly LDAP snapshots (`LDAP/YYYY-MM.csv`), `psychometric.csv` and, when
+//! present, the answer key (`answers/insiders.csv`).
+//!
+//! LDAP columns are found by header name (r4.2 has no `projects`); the supervisor is given by
+//! name and resolved to a user id. A user missing from the last snapshot left during the period:
+//! their departure is the first month they are missing from.
+
+use super::activity::BadRow;
+use super::time;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One employee, as the snapshots describe them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Employee {
+    /// `employee_name`.
+    pub name: String,
+    /// `email`.
+    pub email: String,
+    /// `role` in the last snapshot they appear in.
+    pub role: String,
+    /// `functional_unit`, `department` and `team`, joined by `/` (the unit they work in).
+    pub unit: String,
+    /// The supervisor's user id, when the name resolves.
+    pub supervisor: Option<String>,
+    /// The first and last month (`YYYY-MM`) they appear in.
+    pub first_month: String,
+    /// See `first_month`.
+    pub last_month: String,
+}
+
+/// The organisation over the data set's months.
+#[derive(Debug, Clone, Default)]
+pub struct Org {
+    /// By user id.
+    pub employees: BTreeMap<String, Employee>,
+    /// The snapshots' months, in order.
+    pub months: Vec<String>,
+    /// Rows skipped (and why).
+    pub bad: Vec<BadRow>,
+}
+
+impl Org {
+    /// The start (seconds, CERT clock) of the month after the user's last snapshot, when they
+    /// are missing from the final one: they left before it.
+    pub fn departure(&self, user: &str) -> Option<i64> {
+        let e = self.employees.get(user)?;
+        let last = self.months.last()?;
+        if &e.last_month >= last {
+            return None;
+        }
+        let (y, m) = e.last_month.split_once('-')?;
+        let (y, m): (i64, u32) = (y.parse().ok()?, m.parse().ok()?);
+        let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        Some(time::days_from_civil(y, m, 1) * time::DAY)
+    }
+
+    /// The user id of an e-mail address, when it is an employee's.
+    pub fn user_of_email(&self, email: &str) -> Option<&str> {
+        self.employees
+            .iter()
+            .find(|(_, e)| e.email.eq_ignore_ascii_case(email))
+            .map(|(u, _)| u.as_str())
+    }
+}
+
+/// A file of the organisation could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct OrgError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+fn org_error(path: &Path, reason: impl ToString) -> OrgError {
+    OrgError {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// A CSV file's rows as maps from lowercase header to value; bad rows are reported.
+fn table(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<BTreeMap<String, String>>, OrgError> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| org_error(path, e))?;
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| org_error(path, e))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let mut rows = Vec::new();
+    for rec in r.records() {
+        match rec {
+            Ok(rec) if rec.len() == header.len() => rows.push(
+                header
+                    .iter()
+                    .cloned()
+                    .zip(rec.iter().map(|v| v.trim().to_string()))
+                    .collect(),
+            ),
+            Ok(rec) => bad.push(BadRow {
+                path: path.to_path_buf(),
+                line: rec.position().map_or(0, csv::Position::line),
+                reason: format!("{} fields, the header has {}", rec.len(), header.len()),
+            }),
+            Err(e) => bad.push(BadRow {
+                path: path.to_path_buf(),
+                line: e.position().map_or(0, csv::Position::line),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(rows)
+}
+
+/// Reads `dir/LDAP/*.csv` (months in file-name order).
+pub fn read_ldap(dir: &Path) -> Result<Org, OrgError> {
+    let ldap = dir.join("LDAP");
+    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(&ldap)
+        .map_err(|e| org_error(&ldap, e))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p)))
+        .filter(|(m, _)| is_month(m))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(org_error(&ldap, "no YYYY-MM.csv snapshot in it"));
+    }
+    let mut org = Org::default();
+    let mut supervisors: BTreeMap<String, String> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, String> = BTreeMap::new();
+    for (month, path) in files {
+        for row in table(&path, &mut org.bad)? {
+            let get = |k: &str| row.get(k).cloned().unwrap_or_default();
+            let user = get("user_id");
+            if user.is_empty() {
+                continue;
+            }
+            let e = org
+                .employees
+                .entry(user.clone())
+                .or_insert_with(|| Employee {
+                    first_month: month.clone(),
+                    ..Employee::default()
+                });
+            e.name = get("employee_name");
+            e.email = get("email");
+            e.role = get("role");
+            e.unit = [get("functional_unit"), get("department"), get("team")].join("/");
+            e.last_month = month.clone();
+            by_name.insert(e.name.clone(), user.clone());
+            supervisors.insert(user, get("supervisor"));
+        }
+        org.months.push(month);
+    }
+    for (user, sup) in supervisors {
+        let id = by_name.get(&sup).cloned();
+        if let Some(e) = org.employees.get_mut(&user) {
+            e.supervisor = id;
+        }
+    }
+    Ok(org)
+}
+
+fn is_month(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 7 && b[4] == b'-' && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit)
+}
+
+/// One insider of the answer key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insider {
+    /// `dataset` (`5.2`).
+    pub dataset: String,
+    /// The scenario, 1 to 5.
+    pub scenario: u8,
+    /// The user id.
+    pub user: String,
+    /// When the malicious activity starts and ends (CERT clock, seconds).
+    pub start: i64,
+    /// See `start`.
+    pub end: i64,
+}
+
+/// The answer key: the insiders, and the rows that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answers {
+    /// One per insider.
+    pub insiders: Vec<Insider>,
+    /// Rows skipped.
+    pub bad: Vec<BadRow>,
+}
+
+/// Reads `dir/answers/insiders.csv`; `None` when the data set has no answers.
+pub fn read_answers(dir: &Path) -> Result<Option<Answers>, OrgError> {
+    let path = dir.join("answers").join("insiders.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut bad = Vec::new();
+    let mut out = Vec::new();
+    for (i, row) in table(&path, &mut bad)?.into_iter().enumerate() {
+        let get = |k: &str| row.get(k).map(String::as_str).unwrap_or_default();
+        let parsed = (|| {
+            let scenario: u8 = get("scenario")
+                .parse()
+                .ok()
+                .filter(|s| (1..=5).contains(s))
+                .ok_or_else(|| format!("bad scenario {:?}", get("scenario")))?;
+            let date = |k: &str| {
+                time::parse(get(k).as_bytes()).ok_or_else(|| format!("bad {k} {:?}", get(k)))
+            };
+            if get("user").is_empty() {
+                return Err("empty user".to_string());
+            }
+            Ok(Insider {
+                dataset: get("dataset").to_string(),
+                scenario,
+                user: get("user").to_string(),
+                start: date("start")?,
+                end: date("end")?,
+            })
+        })();
+        match parsed {
+            Ok(x) => out.push(x),
+            Err(reason) => bad.push(BadRow {
+                path: path.clone(),
+                // The header is line 1; multi-line fields are not expected here.
+                line: i as u64 + 2,
+                reason,
+            }),
+        }
+    }
+    Ok(Some(Answers { insiders: out, bad }))
+}
+
+/// Big Five scores by user id from `dir/psychometric.csv` (`O`, `C`, `E`, `A`, `N`); empty when
+/// the file is absent.
+pub fn read_psychometric(dir: &Path) -> Result<BTreeMap<String, [u8; 5]>, OrgError> {
+    let path = dir.join("psychometric.csv");
+    let mut out = BTreeMap::new();
+    if !path.exists() {
+        return Ok(out);
+    }
+    let mut bad = Vec::new();
+    for row in table(&path, &mut bad)? {
+        let get = |k: &str| row.get(k).and_then(|v| v.parse::<u8>().ok());
+        if let (Some(u), Some(o), Some(c), Some(e), Some(a), Some(n)) = (
+            row.get("user_id"),
+            get("o"),
+            get("c"),
+            get("e"),
+            get("a"),
+            get("n"),
+        ) {
+            out.insert(u.clone(), [o, c, e, a, n]);
+        }
+    }
+    for b in bad.iter().take(5) {
+        tracing::warn!(row = %b, "skipped");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn ldap_months_supervisors_and_departures() {
+        let d = tempfile::tempdir().unwrap();
+        // r5.2's layout (with projects) in one month, r4.2's (without) in the next: by header.
+        write(
+            d.path(),
+            "LDAP/2010-01.csv",
+            "employee_name,user_id,email,role,projects,business_unit,functional_unit,department,team,supervisor\n\
+            Calvin Edward Rios,CER0001,Calvin.Edward.Rios@dtaa.com,President,,1,1 - Executive,,,\n\
+            Ann Bee,ABE0002,Ann.Bee@dtaa.com,ITAdmin,P1,1,5 - IT,2 - Ops,1 - Desk,Calvin Edward Rios\n\
+            Dan Cole,DCO0003,Dan.Cole@dtaa.com,Salesman,,1,2 - Sales,1 - East,,Ann Bee\n",
+        );
+        write(
+            d.path(),
+            "LDAP/2010-02.csv",
+            "employee_name,user_id,email,role,business_unit,functional_unit,department,team,supervisor\n\
+            Calvin Edward Rios,CER0001,Calvin.Edward.Rios@dtaa.com,President,1,1 - Executive,,,\n\
+            Ann Bee,ABE0002,Ann.Bee@dtaa.com,ITAdmin,1,5 - IT,2 - Ops,1 - Desk,Calvin Edward Rios\n\
+            broken,row\n",
+        );
+        write(d.path(), "LDAP/notes.txt", "ignored");
+        let org = read_ldap(d.path()).unwrap();
+        assert_eq!(org.months, ["2010-01", "2010-02"]);
+        let ann = &org.employees["ABE0002"];
+        assert_eq!(ann.supervisor.as_deref(), Some("CER0001"));
+        assert_eq!(ann.unit, "5 - IT/2 - Ops/1 - Desk");
+        assert_eq!(
+            org.employees["DCO0003"].supervisor.as_deref(),
+            Some("ABE0002")
+        );
+        assert_eq!(org.departure("ABE0002"), None);
+        assert_eq!(org.departure("DCO0003"), time::parse_date("2010-02-01"));
+        assert_eq!(org.user_of_email("dan.cole@dtaa.com"), Some("DCO0003"));
+        assert_eq!(org.bad.len(), 1);
+        assert!(
+            org.bad[0].to_string().contains("2010-02.csv:4:"),
+            "{:?}",
+            org.bad
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(
+            read_ldap(empty.path())
+                .unwrap_err()
+                .to_string()
+                .contains("LDAP")
+        );
+    }
+
+    #[test]
+    fn answers_and_psychometrics() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(read_answers(d.path()).unwrap(), None);
+        write(
+            d.path(),
+            "answers/insiders.csv",
+            "dataset,scenario,details,user,start,end\n\
+            5.2,1,r5.2-1-AAM0658.csv,AAM0658,10/23/2010 00:45:17,10/30/2010 05:20:53\n\
+            5.2,9,x.csv,BBB0001,10/23/2010 00:45:17,10/30/2010 05:20:53\n",
+        );
+        let Answers { insiders, bad } = read_answers(d.path()).unwrap().unwrap();
+        assert_eq!(insiders.len(), 1);
+        assert_eq!(insiders[0].scenario, 1);
+        assert_eq!(time::format(insiders[0].end), "10/30/2010 05:20:53");
+        assert!(
+            bad[0].to_string().contains("insiders.csv:3: bad scenario"),
+            "{bad:?}"
+        );
+        write(
+            d.path(),
+            "psychometric.csv",
+            "employee_name,user_id,O,C,E,A,N\nAnn Bee,ABE0002,40,39,36,19,40\n",
+        );
+        assert_eq!(
+            read_psychometric(d.path()).unwrap()["ABE0002"],
+            [40, 39, 36, 19, 40]
+        );
+    }
+}
