@@ -1,12 +1,15 @@
 //! CERT insider-threat data sets (r4.2, r5.2, r6.2): the readers.
 //!
 //! [`activity`] streams the five activity files (`logon`, `device`, `http`, `email`, `file`)
-//! merged by time, one row per file in memory, whatever the release's column layout; [`org`]
+//! merged by time, one row per file in memory, whatever the release's column layout; [`keys`]
+//! turns each row into a key line with the user's context (hour, whose PC, media, site and
+//! recipient categories, first-time-seen); [`org`]
 //! reads the monthly LDAP snapshots (roles, supervisors, departures), the psychometric scores
 //! and the answer key; [`time`] is CERT's `MM/DD/YYYY HH:MM:SS` clock. Bad rows are reported
 //! with file and line and skipped.
 
 pub mod activity;
+pub mod keys;
 pub mod org;
 pub mod time;
 

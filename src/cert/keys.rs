@@ -1,0 +1,417 @@
+//! CERT activity as log keys, the DANTE way but with context: each row becomes a short line
+//! whose words are the activity and what makes it unusual for *this* user — the hour (work,
+//! after hours, weekend), whose PC (own, another user's, the supervisor's), removable media, the
+//! URL's category, where an e-mail goes (internal, external, personal webmail), attachments, and
+//! whether the PC, site or recipient is new for the user. Equal lines are one key; the
+//! vocabulary stays small (a few hundred lines) because each word has few values.
+//!
+//! Context is learned online, as the stream goes: a user's own PC is the one they have logged on
+//! to most so far; "new" means not seen for this user before in the stream. URL and e-mail
+//! categories come from a classifier the caller gives (the category lists are data).
+
+use super::activity::{Activity, Kind};
+use super::org::Org;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// What a URL is, for the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UrlClass {
+    /// Job search and recruiting sites.
+    JobSearch,
+    /// Hacktivist and leak sites.
+    Leak,
+    /// Cloud storage and file sharing.
+    Cloud,
+    /// Hacking tools, keyloggers.
+    Hacking,
+    /// Personal webmail (also an e-mail domain class).
+    Webmail,
+    /// Anything else.
+    Other,
+}
+
+impl UrlClass {
+    fn word(self) -> &'static str {
+        match self {
+            Self::JobSearch => "job",
+            Self::Leak => "leak",
+            Self::Cloud => "cloud",
+            Self::Hacking => "hacking",
+            Self::Webmail => "webmail",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The host part of a URL (`http://www.Site.com/a` → `www.site.com`).
+pub fn domain(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or("");
+    host.to_ascii_lowercase()
+}
+
+/// Whether `t` (CERT clock) falls on a Saturday or Sunday.
+fn weekend(t: i64) -> bool {
+    // 1970-01-01 was a Thursday: day 0 → 4 (Sunday = 0).
+    let dow = (t.div_euclid(super::time::DAY) + 4).rem_euclid(7);
+    dow == 0 || dow == 6
+}
+
+/// `work`, `after` (before 07:00 or from 19:00) or `weekend`.
+fn when(t: i64) -> &'static str {
+    let hour = t.rem_euclid(super::time::DAY) / 3600;
+    if weekend(t) {
+        "weekend"
+    } else if !(7..19).contains(&hour) {
+        "after"
+    } else {
+        "work"
+    }
+}
+
+#[derive(Debug, Default)]
+struct UserContext {
+    /// Logons per PC.
+    logons: FxHashMap<String, u32>,
+    /// The most logged-on PC so far.
+    own: Option<(String, u32)>,
+    pcs: FxHashSet<String>,
+    domains: FxHashSet<String>,
+    recipients: FxHashSet<String>,
+}
+
+/// Turns activity into key lines, learning each user's context as it goes.
+pub struct Keyer<'a> {
+    org: &'a Org,
+    classify: Box<dyn Fn(&str) -> UrlClass + 'a>,
+    /// The organisation's e-mail domain(s): recipients there are internal.
+    internal: FxHashSet<String>,
+    users: FxHashMap<String, UserContext>,
+    line: String,
+}
+
+impl std::fmt::Debug for Keyer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyer")
+            .field("users", &self.users.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Keyer<'a> {
+    /// A keyer for `org`'s users; `classify` tells a domain's category. Internal e-mail domains
+    /// are those of the employees' addresses.
+    pub fn new(org: &'a Org, classify: impl Fn(&str) -> UrlClass + 'a) -> Self {
+        let internal = org
+            .employees
+            .values()
+            .filter_map(|e| e.email.rsplit_once('@'))
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .collect();
+        Self {
+            org,
+            classify: Box::new(classify),
+            internal,
+            users: FxHashMap::default(),
+            line: String::new(),
+        }
+    }
+
+    /// The key line of `a`, valid until the next call.
+    pub fn key(&mut self, a: &Activity) -> &str {
+        let supervisor_pc = self
+            .org
+            .employees
+            .get(&a.user)
+            .and_then(|e| e.supervisor.as_ref())
+            .and_then(|s| self.users.get(s))
+            .and_then(|c| c.own.as_ref())
+            .map(|(pc, _)| pc.clone());
+        let ctx = self.users.entry(a.user.clone()).or_default();
+        let line = &mut self.line;
+        line.clear();
+        let pc_word = match &ctx.own {
+            Some((own, _)) if *own == a.pc => "own",
+            _ if supervisor_pc.as_deref() == Some(a.pc.as_str()) => "supervisor",
+            None => "first",
+            Some(_) => "other",
+        };
+        let new_pc = ctx.pcs.insert(a.pc.clone());
+        let mut push = |w: &str| {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(w);
+        };
+        match &a.kind {
+            Kind::Logon => push("logon"),
+            Kind::Logoff => push("logoff"),
+            Kind::Connect { .. } => push("usb-connect"),
+            Kind::Disconnect => push("usb-disconnect"),
+            Kind::Http { url, activity } => {
+                push(match activity.as_deref() {
+                    Some(a) if a.ends_with("Upload") => "http-upload",
+                    Some(a) if a.ends_with("Download") => "http-download",
+                    _ => "http",
+                });
+                let d = domain(url);
+                push((self.classify)(&d).word());
+                if ctx.domains.insert(d) {
+                    push("new-site");
+                }
+            }
+            Kind::Email {
+                activity,
+                attachments,
+                ..
+            } => {
+                push(match activity.as_deref() {
+                    Some(a) if a.eq_ignore_ascii_case("View") => "email-view",
+                    _ => "email-send",
+                });
+                let mut dest = "internal";
+                let mut new_recipient = false;
+                for r in a.recipients() {
+                    let d = r
+                        .rsplit_once('@')
+                        .map_or("", |(_, d)| d)
+                        .to_ascii_lowercase();
+                    if !self.internal.contains(&d) {
+                        // Webmail outranks any other external recipient.
+                        dest = if (self.classify)(&d) == UrlClass::Webmail {
+                            "webmail"
+                        } else if dest == "webmail" {
+                            dest
+                        } else {
+                            "external"
+                        };
+                    }
+                    new_recipient |= ctx.recipients.insert(r.to_ascii_lowercase());
+                }
+                push(dest);
+                if *attachments > 0 {
+                    push("attachment");
+                }
+                if new_recipient {
+                    push("new-recipient");
+                }
+            }
+            Kind::File {
+                activity,
+                to_removable,
+                from_removable,
+                ..
+            } => {
+                push(match activity.as_deref() {
+                    Some(a) if a.ends_with("Write") => "file-write",
+                    Some(a) if a.ends_with("Copy") => "file-copy",
+                    Some(a) if a.ends_with("Delete") => "file-delete",
+                    _ => "file-open",
+                });
+                if *to_removable {
+                    push("to-usb");
+                }
+                if *from_removable {
+                    push("from-usb");
+                }
+            }
+        }
+        push(pc_word);
+        if new_pc && ctx.own.is_some() {
+            push("new-pc");
+        }
+        push(when(a.time));
+        // The own PC follows the logons.
+        if a.kind == Kind::Logon {
+            let n = ctx.logons.entry(a.pc.clone()).or_default();
+            *n += 1;
+            if ctx.own.as_ref().is_none_or(|(_, best)| *n > *best) {
+                ctx.own = Some((a.pc.clone(), *n));
+            }
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::org::Employee;
+    use crate::cert::time;
+
+    fn org() -> Org {
+        let mut org = Org::default();
+        for (id, sup) in [("BOSS", None), ("ANN", Some("BOSS"))] {
+            org.employees.insert(
+                id.into(),
+                Employee {
+                    email: format!("{id}@dtaa.com"),
+                    supervisor: sup.map(str::to_string),
+                    ..Employee::default()
+                },
+            );
+        }
+        org
+    }
+
+    fn at(date: &str, user: &str, pc: &str, kind: Kind) -> Activity {
+        Activity {
+            time: time::parse(date.as_bytes()).unwrap(),
+            user: user.into(),
+            pc: pc.into(),
+            kind,
+        }
+    }
+
+    fn classify(d: &str) -> UrlClass {
+        match d {
+            "wikileaks.org" => UrlClass::Leak,
+            "gmail.com" => UrlClass::Webmail,
+            "monster.com" => UrlClass::JobSearch,
+            _ => UrlClass::Other,
+        }
+    }
+
+    fn email(to: &str, attachments: u32) -> Kind {
+        Kind::Email {
+            activity: Some("Send".into()),
+            from: "ANN@dtaa.com".into(),
+            to: to.into(),
+            cc: String::new(),
+            bcc: String::new(),
+            size: 10,
+            attachments,
+        }
+    }
+
+    #[test]
+    fn keys_carry_the_context() {
+        let org = org();
+        let mut k = Keyer::new(&org, classify);
+        let mut key =
+            |d: &str, u: &str, pc: &str, kind: Kind| k.key(&at(d, u, pc, kind)).to_string();
+        // 01/04/2010 is a Monday.
+        assert_eq!(
+            key("01/04/2010 08:00:00", "BOSS", "PC-B", Kind::Logon),
+            "logon first work"
+        );
+        assert_eq!(
+            key("01/04/2010 08:00:00", "ANN", "PC-A", Kind::Logon),
+            "logon first work"
+        );
+        assert_eq!(
+            key(
+                "01/04/2010 08:05:00",
+                "ANN",
+                "PC-A",
+                Kind::Connect { file_tree: None }
+            ),
+            "usb-connect own work"
+        );
+        let http = |url: &str| Kind::Http {
+            url: url.into(),
+            activity: None,
+        };
+        assert_eq!(
+            key(
+                "01/04/2010 09:00:00",
+                "ANN",
+                "PC-A",
+                http("http://www.x.com/a")
+            ),
+            "http other new-site own work"
+        );
+        assert_eq!(
+            key(
+                "01/04/2010 09:01:00",
+                "ANN",
+                "PC-A",
+                http("http://www.x.com/b")
+            ),
+            "http other own work"
+        );
+        assert_eq!(
+            key(
+                "01/04/2010 23:00:00",
+                "ANN",
+                "PC-A",
+                http("https://WikiLeaks.org/up")
+            ),
+            "http leak new-site own after"
+        );
+        // Saturday, at the supervisor's PC, a PC new to her.
+        assert_eq!(
+            key("01/09/2010 10:00:00", "ANN", "PC-B", Kind::Logon),
+            "logon supervisor new-pc weekend"
+        );
+        assert_eq!(
+            key(
+                "01/04/2010 10:00:00",
+                "ANN",
+                "PC-A",
+                email("BOSS@dtaa.com", 0)
+            ),
+            "email-send internal new-recipient own work"
+        );
+        assert_eq!(
+            key(
+                "01/04/2010 10:00:00",
+                "ANN",
+                "PC-A",
+                email("BOSS@dtaa.com;me@gmail.com", 2)
+            ),
+            "email-send webmail attachment new-recipient own work"
+        );
+        assert_eq!(
+            key(
+                "01/04/2010 10:00:00",
+                "ANN",
+                "PC-A",
+                email("x@lockheed.com", 0)
+            ),
+            "email-send external new-recipient own work"
+        );
+        let file = Kind::File {
+            path: "R:\\a.doc".into(),
+            activity: Some("File Copy".into()),
+            to_removable: true,
+            from_removable: false,
+        };
+        assert_eq!(
+            key("01/04/2010 06:00:00", "ANN", "PC-A", file),
+            "file-copy to-usb own after"
+        );
+    }
+
+    #[test]
+    fn the_own_pc_follows_the_logons() {
+        let org = org();
+        let mut k = Keyer::new(&org, classify);
+        for (i, pc) in ["PC-1", "PC-2", "PC-2"].iter().enumerate() {
+            k.key(&at(
+                &format!("01/04/2010 0{}:00:00", i + 7),
+                "ANN",
+                pc,
+                Kind::Logon,
+            ));
+        }
+        assert_eq!(
+            k.key(&at("01/04/2010 12:00:00", "ANN", "PC-2", Kind::Logoff)),
+            "logoff own work"
+        );
+        assert_eq!(
+            k.key(&at("01/04/2010 12:00:00", "ANN", "PC-1", Kind::Logoff)),
+            "logoff other work"
+        );
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(domain("http://www.Site.com/a/b?q"), "www.site.com");
+        assert_eq!(domain("https://u:p@host.org:8080/x"), "host.org");
+        assert_eq!(domain("host.org"), "host.org");
+        assert_eq!(domain(""), "");
+    }
+}
