@@ -2,7 +2,7 @@
 //!
 //! Takes sessions of keys (from `keys`), gives a trained model: key embedding → LSTM layers →
 //! linear → softmax over the model's vocabulary plus an "unknown key" slot. Training runs on CPU
-//! with candle ([`train`]); the model file is safetensors with JSON metadata ([`file`]); scoring
+//! with candle ([`train`]); the model file is safetensors with JSON metadata ([`mod@file`]); scoring
 //! one event at a time uses a plain f32 path over the same weights ([`infer`]), with a compact
 //! per-user state.
 //!
