@@ -404,9 +404,28 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     });
     if let Some(r) = &report {
         let path = cfg.out.join("report.json");
-        let json = serde_json::to_vec_pretty(r).unwrap_or_default();
+        let json = serde_json::to_vec_pretty(&r.0).unwrap_or_default();
         std::fs::write(&path, json).map_err(|source| CertEvalError::Write { path, source })?;
+        let path = cfg.out.join("report.svg");
+        let top: Vec<(String, Vec<(i64, f64)>)> = results
+            .iter()
+            .take(5)
+            .map(|u| {
+                let id = read.users.iter().position(|x| *x == u.user).unwrap_or(0) as u32;
+                let days = test
+                    .iter()
+                    .filter(|t| t.0 == id)
+                    .map(|t| (t.1, t.2))
+                    .collect();
+                (u.user.clone(), days)
+            })
+            .collect();
+        plot(&path, &r.1, &r.2, &top).map_err(|e| CertEvalError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
     }
+    let report = report.map(|r| r.0);
     Ok((results, report))
 }
 
@@ -459,7 +478,7 @@ fn report(
     split: i64,
     started: Instant,
     train_seconds: f64,
-) -> Report {
+) -> (Report, Roc, Roc) {
     // Insiders whose malicious window reaches into the test period.
     let scenario: FxHashMap<&str, &Insider> = insiders
         .iter()
@@ -514,7 +533,9 @@ fn report(
     let flagged = users.iter().filter(|u| u.flagged).count();
     let test_days = (read.last.div_euclid(time::DAY) - split + 1).max(1);
     let secs = started.elapsed().as_secs_f64();
-    Report {
+    let user_roc = roc(&scores, &labels);
+    let day_roc = roc(&day_scores, &day_labels);
+    let r = Report {
         users: users.len(),
         insiders: scenario.len(),
         user_days: test.len(),
@@ -536,7 +557,118 @@ fn report(
         events_per_sec: read.events as f64 / secs.max(1e-9),
         bad_rows: read.bad_rows,
         train_seconds,
+    };
+    (r, user_roc, day_roc)
+}
+
+/// A ROC curve: (false-positive rate, true-positive rate) points.
+type Roc = Vec<(f64, f64)>;
+
+/// The ROC curve's points, threshold by threshold.
+fn roc(scores: &[f64], labels: &[bool]) -> Roc {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let pos = labels.iter().filter(|l| **l).count().max(1) as f64;
+    let neg = labels.iter().filter(|l| !**l).count().max(1) as f64;
+    let (mut tp, mut fp) = (0f64, 0f64);
+    let mut out = vec![(0.0, 0.0)];
+    for (n, &i) in idx.iter().enumerate() {
+        if labels[i] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        // One point per distinct score.
+        if idx.get(n + 1).is_none_or(|&j| scores[j] != scores[i]) {
+            out.push((fp / neg, tp / pos));
+        }
     }
+    out
+}
+
+/// `report.svg`: the two ROC curves, and the daily scores of the top users.
+fn plot(
+    path: &Path,
+    user_roc: &[(f64, f64)],
+    day_roc: &[(f64, f64)],
+    top: &[(String, Vec<(i64, f64)>)],
+) -> Result<(), String> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (left, right) = root.split_horizontally(500);
+    let mut chart = ChartBuilder::on(&left)
+        .caption("ROC", ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("false-positive rate")
+        .y_desc("true-positive rate")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (points, label, color) in [(user_roc, "users", &BLUE), (day_roc, "user-days", &RED)] {
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), color))
+            .map_err(|e| e.to_string())?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let days = top.iter().flat_map(|(_, d)| d.iter().map(|p| p.0));
+    let (lo, hi) = days.fold((i64::MAX, i64::MIN), |(l, h), d| (l.min(d), h.max(d)));
+    let (lo, hi) = if lo > hi {
+        (0, 1)
+    } else {
+        (lo, hi.max(lo + 1))
+    };
+    let ymax = top
+        .iter()
+        .flat_map(|(_, d)| d.iter().map(|p| p.1))
+        .fold(1f64, f64::max);
+    let ymin = top
+        .iter()
+        .flat_map(|(_, d)| d.iter().map(|p| p.1))
+        .fold(0f64, f64::min);
+    let mut chart = ChartBuilder::on(&right)
+        .caption(
+            "daily scores of the top users (test period)",
+            ("sans-serif", 20),
+        )
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(lo..hi, ymin..ymax * 1.05)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("day")
+        .y_desc("score (z against the user's baseline)")
+        .x_label_formatter(&|d| time::date(d * time::DAY))
+        .x_labels(6)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, (user, points)) in top.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), color))
+            .map_err(|e| e.to_string())?
+            .label(user.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -685,6 +817,12 @@ mod tests {
         let days = std::fs::read_to_string(out.join("user_days.tsv")).unwrap();
         assert!(days.lines().all(|l| l.split('\t').count() == 3));
         assert!(out.join("report.json").exists());
+        let svg = std::fs::read_to_string(out.join("report.svg")).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("U007"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
     }
 
     #[test]
