@@ -1,7 +1,9 @@
 //! Scoring one event at a time with plain f32 arithmetic over the model's weights.
 //!
 //! A user's state is the LSTM's `h` and `c` for every layer (`2 × layers × hidden` floats: 1 KiB
-//! at the default 2 × 64), so the cost of an event does not depend on how many came before. The
+//! at the default 2 × 64), so the cost of an event does not depend on how many came before.
+//! Between events the agent keeps it at half precision ([`Scorer::narrow`], [`Scorer::widen`]):
+//! 256 bytes for the bundled 2 × 32 model. The
 //! first layer's input projection (embedding × `W_ih` + both biases) is precomputed per input key,
 //! which turns a matrix product into a table lookup. Results agree with the candle network to
 //! 1e-5 (a test holds them together).
