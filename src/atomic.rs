@@ -10,6 +10,15 @@ use std::path::{Path, PathBuf};
 /// Replaces `path` with `bytes` atomically, creating its directory if needed. On failure, the
 /// path the failing step worked on (the temporary file, the target or the directory) and why.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, io::Error)> {
+    write_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_file`] for contents that `fill` writes piece by piece (buffered), so that a large
+/// file (the users' snapshot) is never held in memory whole.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), (PathBuf, io::Error)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -23,8 +32,10 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, io::Error)>
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = File::create(&tmp).map_err(at(&tmp))?;
-    f.write_all(bytes).map_err(at(&tmp))?;
+    let f = File::create(&tmp).map_err(at(&tmp))?;
+    let mut w = io::BufWriter::with_capacity(1 << 16, f);
+    fill(&mut w).map_err(at(&tmp))?;
+    let f = w.into_inner().map_err(|e| at(&tmp)(e.into_error()))?;
     f.sync_all().map_err(at(&tmp))?;
     drop(f);
     fs::rename(&tmp, path).map_err(at(path))?;

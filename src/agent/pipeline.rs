@@ -56,9 +56,21 @@ impl Pipeline {
         data_dir: &Path,
     ) -> Result<Self, SnapshotError> {
         let scorer = StreamScorer::new(model);
-        let windows = Windows::load(&data_dir.join(USERS_FILE), users_cfg.max_users, |b| {
-            scorer.decode(b)
-        })?;
+        let path = data_dir.join(USERS_FILE);
+        let windows = match Windows::load(
+            &path,
+            users_cfg.max_users,
+            scorer.state_len(),
+            |b, row| scorer.decode(b, row),
+        ) {
+            Err(e @ SnapshotError::Outdated { .. }) => {
+                // The states are a running summary, rebuilt by the next events: losing them
+                // costs a day's context, not correctness.
+                tracing::warn!(error = %e, "user states not restored: every user starts afresh");
+                Windows::with_rows(users_cfg.max_users, scorer.state_len())
+            }
+            w => w?,
+        };
         let (source_ids, formats) = sources.into_iter().map(|s| (s.id, s.format)).unzip();
         Ok(Self {
             keys,
@@ -118,13 +130,14 @@ impl Pipeline {
                 l.record(&user, time_ms, day, event.key, &event.params);
             }
             let scorer = &self.scorer;
-            let (state, evicted) = self.windows.touch(&user, now_secs, || scorer.fresh());
+            let (state, row, evicted) =
+                self.windows.touch(&user, now_secs, |row| scorer.fresh(row));
             if evicted.is_some() {
                 metrics::counter!("dante_users_evicted_total").increment(1);
             }
             let verdict = self
                 .scorer
-                .score(state, event.key, time_ms, day, &event.params);
+                .score(state, row, event.key, time_ms, day, &event.params);
             let Some(reason) = &verdict.reason else {
                 continue;
             };
@@ -238,8 +251,8 @@ impl Pipeline {
     pub fn save(&self) -> Result<(), String> {
         vocab::save(self.keys.miner(), &self.data_dir).map_err(|e| e.to_string())?;
         self.windows
-            .save(&self.data_dir.join(USERS_FILE), |s, out| {
-                self.scorer.encode(s, out)
+            .save(&self.data_dir.join(USERS_FILE), |s, row, out| {
+                self.scorer.encode(s, row, out)
             })
             .map_err(|e| e.to_string())
     }

@@ -1,12 +1,14 @@
 //! Scoring one event at a time with plain f32 arithmetic over the model's weights.
 //!
 //! A user's state is the LSTM's `h` and `c` for every layer (`2 × layers × hidden` floats: 1 KiB
-//! at the default 2 × 64), so the cost of an event does not depend on how many came before. The
+//! at the default 2 × 64), so the cost of an event does not depend on how many came before.
+//! Between events the agent keeps it at half precision ([`Scorer::narrow`], [`Scorer::widen`]):
+//! 256 bytes for the bundled 2 × 32 model. The
 //! first layer's input projection (embedding × `W_ih` + both biases) is precomputed per input key,
 //! which turns a matrix product into a table lookup. Results agree with the candle network to
 //! 1e-5 (a test holds them together).
 
-use super::{Model, Weights};
+use super::Model;
 
 /// The largest hidden size the scorer handles (its scratch lives on the stack).
 pub const MAX_HIDDEN: usize = 256;
@@ -30,17 +32,84 @@ impl State {
     }
 }
 
+/// A matrix stored for `out += W x` one input at a time: column by column, in blocks of
+/// [`BLOCK`] rows (`[block][column][BLOCK]`, the last block padded with zeros). A block's sums
+/// stay in vector registers while the columns stream past, instead of one horizontal sum per
+/// row as a row-major dot product needs.
+#[derive(Debug, Clone)]
+struct Packed {
+    rows: usize,
+    cols: usize,
+    w: Vec<f32>,
+}
+
+/// Rows per block: four 8-lane vectors.
+const BLOCK: usize = 32;
+
+impl Packed {
+    /// From a row-major `[rows, cols]` matrix.
+    fn new(m: &[f32], rows: usize, cols: usize) -> Self {
+        Self::concat(&[(m, cols)], rows)
+    }
+
+    /// From row-major matrices of the same rows side by side (`[A | B]`), as `(values, cols)`.
+    fn concat(parts: &[(&[f32], usize)], rows: usize) -> Self {
+        let cols: usize = parts.iter().map(|p| p.1).sum();
+        let blocks = rows.div_ceil(BLOCK);
+        let mut w = vec![0f32; blocks * cols * BLOCK];
+        for r in 0..rows {
+            let (b, lane) = (r / BLOCK, r % BLOCK);
+            let mut c = 0;
+            for (m, n) in parts {
+                for j in 0..*n {
+                    w[(b * cols + c) * BLOCK + lane] = m[r * n + j];
+                    c += 1;
+                }
+            }
+        }
+        Self { rows, cols, w }
+    }
+
+    /// `out += W x` (`x`: `cols` long, `out`: `rows` long).
+    #[inline(always)]
+    fn mul_add<const FMA: bool>(&self, x: &[f32], out: &mut [f32]) {
+        let x = &x[..self.cols];
+        for (b, block) in self.w.chunks_exact(self.cols * BLOCK).enumerate() {
+            let out = &mut out[b * BLOCK..self.rows.min((b + 1) * BLOCK)];
+            let mut acc = [0f32; BLOCK];
+            acc[..out.len()].copy_from_slice(out);
+            for (col, &xj) in block.chunks_exact(BLOCK).zip(x) {
+                for k in 0..BLOCK {
+                    acc[k] = madd::<FMA>(col[k], xj, acc[k]);
+                }
+            }
+            out.copy_from_slice(&acc[..out.len()]);
+        }
+    }
+}
+
+/// `a × b + c`, fused where the CPU has FMA (elsewhere `mul_add` would be a libm call).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
 /// The f32 scorer of a model.
 #[derive(Debug, Clone)]
 pub struct Scorer {
-    weights: Weights,
+    config: super::ModelConfig,
     /// `[inputs, 4H]`: layer 0's input projection plus both biases, per input index.
     first: Vec<f32>,
+    /// Per layer: `[W_ih | W_hh]` over the input `[below | h]` (layer 0: `W_hh` over `h`, its
+    /// input part is in `first`).
+    gates: Vec<Packed>,
     /// Per layer above 0: `b_ih + b_hh`.
     biases: Vec<Vec<f32>>,
+    out_w: Packed,
+    out_b: Vec<f32>,
     inputs: usize,
     outputs: usize,
-    /// The CPU has AVX2 and FMA: use the step compiled for them.
+    /// The CPU has AVX2, FMA and F16C: use the code compiled for them.
     #[cfg(target_arch = "x86_64")]
     avx2: bool,
 }
@@ -95,7 +164,7 @@ fn tanh(x: f32) -> f32 {
 impl Scorer {
     /// A scorer for `model`'s weights.
     pub fn new(model: &Model) -> Self {
-        let w = model.weights.clone();
+        let w = &model.weights;
         let (e, h) = (w.config.embed, w.config.hidden);
         let inputs = model.vocab.inputs();
         let outputs = model.vocab.outputs();
@@ -108,19 +177,36 @@ impl Scorer {
                     dot(&l0.w_ih[r * e..(r + 1) * e], x) + l0.b_ih[r] + l0.b_hh[r];
             }
         }
+        let gates = w
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                if l == 0 {
+                    Packed::new(&layer.w_hh, 4 * h, h)
+                } else {
+                    Packed::concat(&[(&layer.w_ih, h), (&layer.w_hh, h)], 4 * h)
+                }
+            })
+            .collect();
         let biases = w
             .layers
             .iter()
             .map(|l| l.b_ih.iter().zip(&l.b_hh).map(|(a, b)| a + b).collect())
             .collect();
         Self {
-            weights: w,
+            config: w.config,
             first,
+            gates,
             biases,
+            out_w: Packed::new(&w.out_w, outputs, h),
+            out_b: w.out_b.clone(),
             inputs,
             outputs,
             #[cfg(target_arch = "x86_64")]
-            avx2: std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
+            avx2: std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+                && std::is_x86_feature_detected!("f16c"),
         }
     }
 
@@ -129,120 +215,246 @@ impl Scorer {
         self.outputs
     }
 
+    /// The numbers in a state: `2 × layers × hidden`.
+    pub fn state_len(&self) -> usize {
+        2 * self.config.layers * self.config.hidden
+    }
+
     /// The state before any input.
     pub fn zero(&self) -> State {
-        let c = self.weights.config;
         State {
-            values: vec![0.0; 2 * c.layers * c.hidden],
+            values: vec![0.0; self.state_len()],
         }
     }
 
     /// A state from [`State::values`] saved earlier; `None` when its size is not this model's.
     pub fn restore(&self, values: &[f32]) -> Option<State> {
-        let c = self.weights.config;
-        (values.len() == 2 * c.layers * c.hidden && values.iter().all(|v| v.is_finite())).then(
-            || State {
-                values: values.to_vec(),
-            },
-        )
+        (values.len() == self.state_len() && values.iter().all(|v| v.is_finite())).then(|| State {
+            values: values.to_vec(),
+        })
     }
 
     /// Feeds input index `input` (see [`super::Vocabulary`]) into `state`.
     pub fn step(&self, state: &mut State, input: usize) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
-            // SAFETY: `avx2` is true only when the CPU reported AVX2 and FMA at construction.
+            // SAFETY: `avx2` is true only when the CPU reported AVX2, FMA and F16C.
             unsafe { self.step_avx2(state, input) };
             return;
         }
-        self.step_portable(state, input);
+        self.step_sized::<false>(state, input);
     }
 
-    /// The same step compiled for AVX2 and FMA: eight lanes for the dot products and the
-    /// activations, about twice the speed of the SSE2 baseline.
+    /// The same step compiled for AVX2 and FMA: eight lanes for the products and the
+    /// activations.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn step_avx2(&self, state: &mut State, input: usize) {
-        self.step_portable(state, input);
+        self.step_sized::<true>(state, input);
     }
 
     #[inline(always)]
-    fn step_portable(&self, state: &mut State, input: usize) {
+    fn step_sized<const FMA: bool>(&self, state: &mut State, input: usize) {
         // Scratch on the stack, no allocation per event; sized to the model so that zeroing it
         // does not cost more than the step (hidden ≤ MAX_HIDDEN, checked at load).
-        match self.weights.config.hidden {
-            0..=32 => self.step_with::<32>(state, input),
-            33..=64 => self.step_with::<64>(state, input),
-            _ => self.step_with::<MAX_HIDDEN>(state, input),
+        match self.config.hidden {
+            0..=32 => self.step_with::<32, FMA>(state, input),
+            33..=64 => self.step_with::<64, FMA>(state, input),
+            _ => self.step_with::<MAX_HIDDEN, FMA>(state, input),
         }
     }
 
     #[inline(always)]
-    fn step_with<const N: usize>(&self, state: &mut State, input: usize) {
-        let h = self.weights.config.hidden;
+    fn step_with<const N: usize, const FMA: bool>(&self, state: &mut State, input: usize) {
+        let h = self.config.hidden;
         let input = input.min(self.inputs - 1);
         let mut gates_buf = [[0f32; N]; 4];
-        let mut below_buf = [0f32; N];
+        // `[below | h]`: the layer's input from the layer below, then its own previous `h`.
+        let mut x_buf = [[0f32; N]; 2];
         let gates = &mut gates_buf.as_flattened_mut()[..4 * h];
-        let below = &mut below_buf[..h];
-        for (l, layer) in self.weights.layers.iter().enumerate() {
-            let (hs, rest) = state.values[l * 2 * h..(l + 1) * 2 * h].split_at_mut(h);
-            let cs = rest;
+        let x = x_buf.as_flattened_mut();
+        for (l, packed) in self.gates.iter().enumerate() {
+            let (hs, cs) = state.values[l * 2 * h..(l + 1) * 2 * h].split_at_mut(h);
             if l == 0 {
                 gates.copy_from_slice(&self.first[input * 4 * h..(input + 1) * 4 * h]);
+                packed.mul_add::<FMA>(hs, gates);
             } else {
-                for (r, g) in gates.iter_mut().enumerate() {
-                    *g = dot(&layer.w_ih[r * h..(r + 1) * h], below) + self.biases[l][r];
-                }
-            }
-            for (r, g) in gates.iter_mut().enumerate() {
-                *g += dot(&layer.w_hh[r * h..(r + 1) * h], hs);
+                gates.copy_from_slice(&self.biases[l]);
+                x[h..2 * h].copy_from_slice(hs);
+                packed.mul_add::<FMA>(&x[..2 * h], gates);
             }
             // Activations gate block by gate block: simple loops the compiler vectorises.
             let (ifg, o) = gates.split_at_mut(3 * h);
             let (i_f, g) = ifg.split_at_mut(2 * h);
-            i_f.iter_mut().for_each(|x| *x = sigmoid(*x));
-            g.iter_mut().for_each(|x| *x = tanh(*x));
-            o.iter_mut().for_each(|x| *x = sigmoid(*x));
+            i_f.iter_mut().for_each(|v| *v = sigmoid(*v));
+            g.iter_mut().for_each(|v| *v = tanh(*v));
+            o.iter_mut().for_each(|v| *v = sigmoid(*v));
             for j in 0..h {
                 cs[j] = i_f[h + j] * cs[j] + i_f[j] * g[j];
             }
             for j in 0..h {
                 hs[j] = o[j] * tanh(cs[j]);
             }
-            below.copy_from_slice(hs);
+            x[..h].copy_from_slice(hs);
         }
+    }
+
+    fn top<'a>(&self, state: &'a State) -> &'a [f32] {
+        let (l, h) = (self.config.layers, self.config.hidden);
+        &state.values[(l - 1) * 2 * h..(l - 1) * 2 * h + h]
     }
 
     /// The probabilities of each output class (vocabulary index) for the next key, given
     /// `state`, written into `probs` (`outputs` long).
     pub fn predict(&self, state: &State, probs: &mut [f32]) {
-        let c = self.weights.config;
-        let h = c.hidden;
-        let top = &state.values[(c.layers - 1) * 2 * h..(c.layers - 1) * 2 * h + h];
-        let mut max = f32::NEG_INFINITY;
-        for (k, p) in probs.iter_mut().enumerate().take(self.outputs) {
-            *p = dot(&self.weights.out_w[k * h..(k + 1) * h], top) + self.weights.out_b[k];
-            max = max.max(*p);
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: as in `step`.
+            unsafe { self.predict_avx2(state, probs) };
+            return;
         }
+        self.predict_with::<false>(state, probs);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn predict_avx2(&self, state: &State, probs: &mut [f32]) {
+        self.predict_with::<true>(state, probs);
+    }
+
+    #[inline(always)]
+    fn predict_with<const FMA: bool>(&self, state: &State, probs: &mut [f32]) {
+        let probs = &mut probs[..self.outputs];
+        probs.copy_from_slice(&self.out_b);
+        self.out_w.mul_add::<FMA>(self.top(state), probs);
+        let max = probs.iter().fold(f32::NEG_INFINITY, |m, p| m.max(*p));
         let mut sum = 0.0;
-        for p in probs.iter_mut().take(self.outputs) {
+        for p in probs.iter_mut() {
             *p = exp(*p - max);
             sum += *p;
         }
-        for p in probs.iter_mut().take(self.outputs) {
+        for p in probs.iter_mut() {
             *p /= sum;
         }
     }
 
     /// The logits of the next key given `state` (for comparing with candle).
     pub fn logits(&self, state: &State) -> Vec<f32> {
-        let c = self.weights.config;
-        let h = c.hidden;
-        let top = &state.values[(c.layers - 1) * 2 * h..(c.layers - 1) * 2 * h + h];
-        (0..self.outputs)
-            .map(|k| dot(&self.weights.out_w[k * h..(k + 1) * h], top) + self.weights.out_b[k])
-            .collect()
+        let mut out = self.out_b.clone();
+        self.out_w.mul_add::<false>(self.top(state), &mut out);
+        out
+    }
+}
+
+/// States kept between events at half precision (IEEE binary16): half the memory of f32 per
+/// user. Values are rounded to nearest even and saturate at ±65504 (`c` is unbounded in
+/// principle; an infinity would turn into NaN at the next step). The step itself runs in f32.
+impl Scorer {
+    /// Widens a state stored by [`Self::narrow`] (`state_len` values) into `state`.
+    pub fn widen(&self, half: &[u16], state: &mut State) {
+        let out = &mut state.values[..];
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is true only when the CPU reported F16C (and AVX2, FMA).
+            unsafe { widen_f16c(half, out) };
+            return;
+        }
+        for (o, h) in out.iter_mut().zip(half) {
+            *o = f16_value(*h);
+        }
+    }
+
+    /// Rounds `state` to half precision into `half` (`state_len` values).
+    pub fn narrow(&self, state: &State, half: &mut [u16]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: as in `widen`.
+            unsafe { narrow_f16c(&state.values, half) };
+            return;
+        }
+        for (h, v) in half.iter_mut().zip(&state.values) {
+            *h = f16_bits(*v);
+        }
+    }
+}
+
+/// The largest finite half.
+const F16_MAX: f32 = 65_504.0;
+
+/// `x` as half-precision bits, rounded to nearest even, saturated at ±[`F16_MAX`] (F. Giesen's
+/// `float_to_half_fast3_rtne`). `x` must not be NaN.
+pub fn f16_bits(x: f32) -> u16 {
+    let b = x.clamp(-F16_MAX, F16_MAX).to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let a = b & 0x7fff_ffff;
+    let h = if a < 113 << 23 {
+        // Below the smallest normal half: adding this constant puts the 10 mantissa bits at
+        // the bottom, and the float addition rounds to nearest even.
+        let magic = f32::from_bits((127 - 15 + 23 - 10 + 1) << 23);
+        (f32::from_bits(a) + magic).to_bits() - magic.to_bits()
+    } else {
+        // Rebias the exponent and round to nearest even on the 13 bits dropped.
+        let odd = (a >> 13) & 1;
+        (a - (112 << 23) + 0xfff + odd) >> 13
+    };
+    sign | h as u16
+}
+
+/// The value of half-precision bits `h` (exact).
+pub fn f16_value(h: u16) -> f32 {
+    let shifted_exp = 0x7c00u32 << 13;
+    let o = (u32::from(h & 0x7fff) << 13) + ((127 - 15) << 23);
+    let f = match (u32::from(h & 0x7fff) << 13) & shifted_exp {
+        // Infinity or NaN.
+        e if e == shifted_exp => f32::from_bits(o + ((128 - 16) << 23)),
+        // Zero or subnormal: renormalise.
+        0 => f32::from_bits(o + (1 << 23)) - f32::from_bits(113 << 23),
+        _ => f32::from_bits(o),
+    };
+    f32::from_bits(f.to_bits() | (u32::from(h & 0x8000) << 16))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+fn widen_f16c(half: &[u16], out: &mut [f32]) {
+    use std::arch::x86_64::{_mm_loadu_si128, _mm256_cvtph_ps, _mm256_storeu_ps};
+    let (mut hs, mut os) = (half.chunks_exact(8), out.chunks_exact_mut(8));
+    for (h, o) in (&mut hs).zip(&mut os) {
+        // SAFETY: unaligned load of 8 u16 and store of 8 f32, both within their chunks.
+        unsafe {
+            _mm256_storeu_ps(
+                o.as_mut_ptr(),
+                _mm256_cvtph_ps(_mm_loadu_si128(h.as_ptr().cast())),
+            )
+        };
+    }
+    for (h, o) in hs.remainder().iter().zip(os.into_remainder()) {
+        *o = f16_value(*h);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+fn narrow_f16c(values: &[f32], half: &mut [u16]) {
+    use std::arch::x86_64::{
+        _MM_FROUND_TO_NEAREST_INT, _mm_storeu_si128, _mm256_cvtps_ph, _mm256_loadu_ps,
+        _mm256_max_ps, _mm256_min_ps, _mm256_set1_ps,
+    };
+    let (mut vs, mut hs) = (values.chunks_exact(8), half.chunks_exact_mut(8));
+    for (v, h) in (&mut vs).zip(&mut hs) {
+        // SAFETY: unaligned load of 8 f32 and store of 8 u16, both within their chunks.
+        unsafe {
+            let x = _mm256_loadu_ps(v.as_ptr());
+            let x = _mm256_min_ps(
+                _mm256_max_ps(x, _mm256_set1_ps(-F16_MAX)),
+                _mm256_set1_ps(F16_MAX),
+            );
+            let b = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(x);
+            _mm_storeu_si128(h.as_mut_ptr().cast(), b);
+        }
+    }
+    for (v, h) in vs.remainder().iter().zip(hs.into_remainder()) {
+        *h = f16_bits(*v);
     }
 }
 
@@ -290,6 +502,85 @@ mod tests {
                 for (a, b) in ours.iter().zip(&logits[t]) {
                     assert!((a - b).abs() < 1e-5, "layers {layers} step {t}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn portable_step_agrees_with_the_vector_one() {
+        let model = random_model(2);
+        let scorer = Scorer::new(&model);
+        let (mut a, mut b) = (scorer.zero(), scorer.zero());
+        for x in [6, 1, 2, 5, 0, 3, 3, 4] {
+            scorer.step(&mut a, x);
+            scorer.step_sized::<false>(&mut b, x);
+            for (p, q) in a.values().iter().zip(b.values()) {
+                assert!((p - q).abs() < 1e-6, "{p} vs {q}");
+            }
+        }
+    }
+
+    #[test]
+    fn halves_round_trip_and_agree_with_f16c() {
+        for h in 0..=u16::MAX {
+            let v = f16_value(h);
+            if v.is_nan() {
+                continue;
+            }
+            if v.is_finite() {
+                assert_eq!(f16_bits(v), h, "{h:#x}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("f16c") {
+                let mut out = [0f32; 8];
+                // SAFETY: F16C was detected.
+                unsafe { widen_f16c(&[h; 8], &mut out) };
+                assert_eq!(out[0].to_bits(), v.to_bits(), "{h:#x}");
+            }
+        }
+        // Rounding, halfway cases (to even), subnormals and saturation.
+        let mut xs = vec![
+            0.0, -0.0, 1.0, 65504.0, 65519.0, 1e6, -1e6, 6.1e-5, 3e-8, 1e-9,
+        ];
+        xs.extend((0..20_000).map(|i| ((i as f32) * 0.7213).sin() * 10f32.powi(i % 9 - 6)));
+        xs.extend((0..2048u32).map(|m| f32::from_bits(0x3f80_0000 + (m << 12))));
+        assert_eq!(f16_bits(1e6), f16_bits(65504.0));
+        for x in xs {
+            let h = f16_bits(x);
+            let back = f16_value(h);
+            assert!(
+                (back - x.clamp(-65504.0, 65504.0)).abs() <= x.abs() * 4.9e-4 + 6e-8,
+                "{x}"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("f16c") {
+                let mut out = [0u16; 8];
+                // SAFETY: F16C was detected.
+                unsafe { narrow_f16c(&[x; 8], &mut out) };
+                assert_eq!(out[0], h, "{x}");
+            }
+        }
+    }
+
+    #[test]
+    fn half_precision_states_score_like_f32_states() {
+        // The agent keeps states in f16 between events and steps in f32: over a long session
+        // the rounding must not add up.
+        let model = random_model(2);
+        let scorer = Scorer::new(&model);
+        let (mut exact, mut rounded) = (scorer.zero(), scorer.zero());
+        let mut half = vec![0u16; scorer.state_len()];
+        let (mut p, mut q) = (vec![0f32; scorer.outputs()], vec![0f32; scorer.outputs()]);
+        for t in 0..500 {
+            let x = [6, 1, 2, 5, 0, 3, 3, 4][t % 8] ^ (t / 97 % 2);
+            scorer.step(&mut exact, x);
+            scorer.step(&mut rounded, x);
+            scorer.narrow(&rounded, &mut half);
+            scorer.widen(&half, &mut rounded);
+            scorer.predict(&exact, &mut p);
+            scorer.predict(&rounded, &mut q);
+            for (a, b) in p.iter().zip(&q) {
+                assert!((a - b).abs() < 2e-3, "step {t}: {a} vs {b}");
             }
         }
     }
