@@ -227,7 +227,7 @@ impl Config {
 /// For an error reported at `sources.<id>` or `sinks.<id>`: the field at fault and why, found by
 /// reading that table as the variant its `type` names.
 fn refine(text: &str, key: &str) -> Option<(String, String)> {
-    use crate::sink::FileSinkConfig;
+    use crate::sink::{FileSinkConfig, webhook::WebhookConfig};
     use crate::source::{
         file::FileConfig, http::HttpConfig, stdin::StdinConfig, syslog::SyslogConfig,
     };
@@ -246,6 +246,7 @@ fn refine(text: &str, key: &str) -> Option<(String, String)> {
         ("sources", "http") => field_error::<HttpConfig>(&body),
         ("sources", "stdin") => field_error::<StdinConfig>(&body),
         ("sinks", "file") => field_error::<FileSinkConfig>(&body),
+        ("sinks", "webhook") => field_error::<WebhookConfig>(&body),
         _ => None,
     }?;
     let key = if field.0.is_empty() {
