@@ -198,7 +198,10 @@ pub fn details(alert: &Value, incident: &str) -> String {
         "Why: {} (surprise {:.2}, rank {}, g {}); {} of {} events anomalous in this session",
         why(alert),
         s["surprise"].as_f64().unwrap_or(0.0),
-        s["rank"],
+        // An unknown key has no rank.
+        s["rank"]
+            .as_u64()
+            .map_or_else(|| "none".to_string(), |r| r.to_string()),
         s["g"],
         s["session_anomalies"],
         s["session_events"]
