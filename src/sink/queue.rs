@@ -23,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The largest record accepted: an alert is a few KiB.
 pub const MAX_RECORD: usize = 1 << 20;
@@ -206,8 +206,13 @@ pub fn open(
         last = Some(id);
     }
     let records = count_records(dir, ack);
-    // Never append to a segment a previous run may have torn.
-    let active = last.map_or(ack.segment, |l| l + 1);
+    // Never append to a segment a previous run may have torn, nor restart one the position
+    // points into.
+    let active = match last {
+        Some(l) => l + 1,
+        None if ack.offset == 0 => ack.segment,
+        None => ack.segment + 1,
+    };
     let shared = Arc::new(Shared {
         dir: dir.to_path_buf(),
         sink: sink.to_string(),
@@ -295,7 +300,7 @@ impl Writer {
             return Err(AppendError::TooLarge(payload.len()));
         }
         let size = (HEADER + payload.len()) as u64;
-        let mut waited = false;
+        let mut waited = None;
         while self.shared.bytes.load(Ordering::Acquire) + size > self.cfg.max_bytes {
             match self.cfg.when_full {
                 WhenFull::DropNewest => {
@@ -307,11 +312,16 @@ impl Writer {
                     if self.shared.stopping.load(Ordering::Acquire) {
                         return Err(AppendError::FullAtShutdown);
                     }
-                    if !waited {
+                    if waited.is_none() {
                         tracing::warn!(sink = %self.shared.sink, "webhook queue full: holding the pipeline until deliveries make room");
-                        waited = true;
                         // What is buffered must reach the reader, or no room ever comes.
                         self.flush()?;
+                    }
+                    // A core held back on purpose is alive: systemd's watchdog must not
+                    // restart it (a no-op outside systemd).
+                    if waited.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1)) {
+                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                        waited = Some(Instant::now());
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -699,6 +709,23 @@ mod tests {
             payloads(&drain(&mut r)),
             ["{\"n\":0}", "{\"n\":2}", "{\"n\":3}", "{\"n\":5}"]
         );
+    }
+
+    #[test]
+    fn a_position_into_a_segment_gone_missing_does_not_skip_new_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("q");
+        fs::create_dir_all(&q).unwrap();
+        fs::write(q.join(ACK_FILE), br#"{"segment":5,"offset":100}"#).unwrap();
+        let (mut w, mut r, _) = open(&q, "t", &cfg(1 << 30)).unwrap();
+        w.append(b"{\"n\":1}").unwrap();
+        w.flush().unwrap();
+        assert_eq!(payloads(&drain(&mut r)), ["{\"n\":1}"]);
+        // An unreadable position: everything from the oldest segment again.
+        fs::write(q.join(ACK_FILE), b"garbage").unwrap();
+        drop((w, r));
+        let (_w, mut r, _) = open(&q, "t", &cfg(1 << 30)).unwrap();
+        assert_eq!(payloads(&drain(&mut r)), ["{\"n\":1}"]);
     }
 
     #[test]

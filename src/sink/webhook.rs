@@ -514,7 +514,7 @@ struct Job {
 /// A record read, in queue order: delivered (or held back) or being sent.
 enum Slot {
     Done(queue::Position),
-    Sending(JoinHandle<queue::Position>),
+    Sending(queue::Position, JoinHandle<()>),
 }
 
 fn metric(name: &'static str, sink: &str) -> metrics::Counter {
@@ -572,29 +572,25 @@ impl Delivery {
                     }
                 }
                 let ctx = self.ctx.clone();
-                slots.push_back(Slot::Sending(tokio::spawn(deliver(ctx, job))));
+                let end = job.end;
+                slots.push_back(Slot::Sending(end, tokio::spawn(deliver(ctx, job))));
             }
             if matches!(slots.front(), Some(Slot::Done(_))) {
                 continue;
             }
             let front = async {
                 match slots.front_mut() {
-                    Some(Slot::Sending(h)) => Some(h.await),
+                    Some(Slot::Sending(end, h)) => (*end, h.await),
                     _ => std::future::pending().await,
                 }
             };
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
-                done = front => {
-                    let end = match done {
-                        Some(Ok(end)) => end,
-                        Some(Err(e)) => {
-                            tracing::error!(sink = %self.ctx.id, error = %e, "a delivery task failed; its alert is skipped");
-                            continue;
-                        }
-                        None => continue,
-                    };
+                (end, done) = front => {
+                    if let Err(e) = done {
+                        tracing::error!(sink = %self.ctx.id, error = %e, "a delivery task failed; its alert is skipped");
+                    }
                     slots[0] = Slot::Done(end);
                 }
                 () = self.shared.notify.notified(), if idle => {}
@@ -603,7 +599,7 @@ impl Delivery {
         }
         // What was posted but not answered comes again after a restart.
         for s in slots {
-            if let Slot::Sending(h) = s {
+            if let Slot::Sending(_, h) = s {
                 h.abort();
             }
         }
@@ -667,18 +663,18 @@ enum Outcome {
     Refused(u16, String),
 }
 
-/// Posts `job` until it is delivered or refused; its end.
-async fn deliver(ctx: Arc<Ctx>, job: Job) -> queue::Position {
+/// Posts `job` until it is delivered or refused.
+async fn deliver(ctx: Arc<Ctx>, job: Job) {
     let mut attempt: u32 = 0;
     loop {
         let (after, why) = match post(&ctx, &job).await {
             Outcome::Delivered => {
                 metric("dante_webhook_sent_total", &ctx.id).increment(1);
-                return job.end;
+                return;
             }
             Outcome::Refused(status, body) => {
                 dead_letter(&ctx, &job, status, &body);
-                return job.end;
+                return;
             }
             Outcome::Retry(after, why) => (after, why),
         };
