@@ -156,7 +156,14 @@ impl Agent {
             .env("DANTE_TEST_TOKEN", "t0ken")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.path("dante.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .expect("spawn dante run");
         self.child = Some(child);
@@ -381,9 +388,15 @@ fn every_incident_arrives_once_through_an_outage_500s_429s_and_a_400() {
     wait_for("an empty queue", || {
         agent.metric("dante_webhook_queue_records") == 0.0
     });
-    // No secret in the metrics.
+    // No secret in the metrics or the logs, which did speak of the failures.
     let m = agent.get("/metrics").unwrap_or_default();
     assert!(!m.contains("t0ken") && !m.contains(SECRET) && !m.contains("R0UTING"));
+    let log = std::fs::read_to_string(agent.path("dante.log")).expect("dante's log");
+    assert!(
+        log.contains("webhook post failed") && log.contains("dead-lettered"),
+        "{log}"
+    );
+    assert!(!log.contains("t0ken") && !log.contains(SECRET) && !log.contains("R0UTING"));
 }
 
 #[test]

@@ -860,6 +860,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn unusable_tls_and_secrets_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("ca.pem");
+        std::fs::write(&pem, "not a certificate\n").unwrap();
+        for (extra, key) in [
+            (
+                "tls = { ca_file = \"/surely/not/here.pem\" }",
+                "tls.ca_file",
+            ),
+            (
+                format!("tls = {{ ca_file = {pem:?} }}").as_str(),
+                "tls.ca_file",
+            ),
+            (
+                "signing = { secret = { env = \"DANTE_SURELY_UNSET\" } }",
+                "signing.secret",
+            ),
+            ("url = { file = \"/surely/not/here\" }", "url"),
+        ] {
+            let text = if extra.starts_with("url") {
+                extra.to_string()
+            } else {
+                format!("url = \"https://127.0.0.1:1/\"\n{extra}")
+            };
+            let c: WebhookConfig = toml::from_str(&text).unwrap();
+            let e = open("t", &c, dir.path()).err().unwrap();
+            assert_eq!(e.key, key, "{e}");
+        }
+    }
+
     fn config(extra: &str) -> Result<(), (&'static str, String)> {
         let c: WebhookConfig =
             toml::from_str(&format!("url = \"http://127.0.0.1:1/\"\n{extra}")).unwrap();
