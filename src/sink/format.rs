@@ -157,18 +157,21 @@ fn why(alert: &Value) -> String {
     }
 }
 
-/// One line for a human: `alice@web-3: 14 unusual sudo events today, latest never seen in
-/// training: alice : user NOT in sudoers ; …`.
+/// One line for a human: `alice@web-3: 14 unusual events today; latest (sudo, never seen in
+/// training): alice : user NOT in sudoers ; …`. The count is the user's session's (all
+/// programs), the rest is about the alert's own event.
 pub fn summary(alert: &Value) -> String {
     let n = alert["score"]["session_anomalies"].as_u64().unwrap_or(1);
-    let app = alert["event"]["app"].as_str().unwrap_or("log");
     let events = if n == 1 { "event" } else { "events" };
+    let what = match alert["event"]["app"].as_str() {
+        Some(app) => format!("{app}, {}", why(alert)),
+        None => why(alert),
+    };
     let message = alert["event"]["message"].as_str().unwrap_or("");
     cut(
         &format!(
-            "{}: {n} unusual {app} {events} today, latest {}: {message}",
-            who(alert),
-            why(alert)
+            "{}: {n} unusual {events} today; latest ({what}): {message}",
+            who(alert)
         ),
         200,
     )
@@ -357,7 +360,7 @@ mod tests {
     fn the_summary_is_short_and_says_who_and_what() {
         let s = summary(&alert());
         assert!(
-            s.starts_with("alice@web-3: 14 unusual sudo events today"),
+            s.starts_with("alice@web-3: 14 unusual events today; latest (sudo, never seen"),
             "{s}"
         );
         assert!(s.chars().count() <= 200);
