@@ -525,3 +525,92 @@ fn each_format_matches_its_golden_file() {
         assert_eq!(pretty, golden, "{name} differs from {}", path.display());
     }
 }
+
+/// An HTTPS receiver with a certificate from `tests/fixtures/webhook/tls/` (a test CA's, for
+/// 127.0.0.1): it answers every request it can read with a 200 and records its path.
+fn serve_tls(port: u16, paths: Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::{self, ServerConfig};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webhook/tls");
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(dir.join("cert.pem"))
+        .expect("cert.pem")
+        .collect::<Result<_, _>>()
+        .expect("cert");
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key.pem");
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((tcp, _)) = l.accept().await {
+                let (acceptor, paths) = (acceptor.clone(), paths.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends here.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // Up to the end of the headers; the body does not matter.
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf);
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    paths.lock().expect("paths").push(path);
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+    });
+}
+
+#[test]
+fn tls_is_verified_unless_the_ca_is_given() {
+    let port = free_port();
+    let paths: Arc<Mutex<Vec<String>>> = Arc::default();
+    serve_tls(port, paths.clone());
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webhook/tls/ca.pem");
+    let sinks = format!(
+        "[sinks.strict]\ntype = \"webhook\"\nurl = \"https://127.0.0.1:{port}/strict\"\n\
+         retry_initial_ms = 20\nretry_max_ms = 100\nrate_limit_per_minute = 0\n\
+         [sinks.trusted]\ntype = \"webhook\"\nurl = \"https://127.0.0.1:{port}/trusted\"\n\
+         tls = {{ ca_file = {:?} }}\nrate_limit_per_minute = 0\n",
+        ca.display().to_string()
+    );
+    let agent = Agent::start(&[syslog_line("trent", 0)], &sinks);
+    wait_for("the post through the trusted CA", || {
+        paths.lock().expect("paths").iter().any(|p| p == "/trusted")
+    });
+    // The sink without the CA refuses the certificate, and keeps retrying.
+    wait_for("retries of the strict sink", || {
+        agent.metric("dante_webhook_retries_total{sink=\"strict\"}") >= 3.0
+    });
+    assert_eq!(*paths.lock().expect("paths"), ["/trusted"]);
+    assert_eq!(
+        agent.metric("dante_webhook_sent_total{sink=\"trusted\"}"),
+        1.0
+    );
+}
