@@ -229,7 +229,7 @@ impl Config {
 /// For an error reported at `sources.<id>` or `sinks.<id>`: the field at fault and why, found by
 /// reading that table as the variant its `type` names.
 fn refine(text: &str, key: &str) -> Option<(String, String)> {
-    use crate::sink::FileSinkConfig;
+    use crate::sink::{FileSinkConfig, webhook::WebhookConfig};
     use crate::source::{
         file::FileConfig, http::HttpConfig, stdin::StdinConfig, syslog::SyslogConfig,
     };
@@ -248,6 +248,7 @@ fn refine(text: &str, key: &str) -> Option<(String, String)> {
         ("sources", "http") => field_error::<HttpConfig>(&body),
         ("sources", "stdin") => field_error::<StdinConfig>(&body),
         ("sinks", "file") => field_error::<FileSinkConfig>(&body),
+        ("sinks", "webhook") => field_error::<WebhookConfig>(&body),
         _ => None,
     }?;
     let key = if field.0.is_empty() {
@@ -292,7 +293,10 @@ fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
     let mut table = doc.get_ref();
     let mut found = None;
     for seg in key.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
-        let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == seg)?;
+        // A key that is missing (a required one) is reported where its table is.
+        let Some((k, v)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == seg) else {
+            break;
+        };
         found = Some(line_col(text, k.span().start));
         match v.get_ref().as_table() {
             Some(t) => table = t,
@@ -377,6 +381,13 @@ type = "stdout"
         assert!(e.contains("unknown field `max_lines`"), "{e}");
         let e = err("[sources.a]\ntype = \"tape\"\n[sinks.out]\ntype = \"stdout\"\n");
         assert!(e.contains("sources.a") && e.contains("tape"), "{e}");
+        let e = err(
+            "[sources.a]\ntype = \"stdin\"\n[sinks.t]\ntype = \"webhook\"\nurl = \"https://x/\"\nformat = \"jira\"\n",
+        );
+        assert!(
+            e.starts_with("agent.toml:3:8: sinks.t.project: required"),
+            "{e}"
+        );
         let e = err("[sinks.out]\ntype = \"stdout\"\n");
         assert!(e.contains("sources: expected at least one source"), "{e}");
         let e = err(&format!(

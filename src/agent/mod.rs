@@ -157,8 +157,12 @@ pub async fn run(
     let learning = cfg.model.mode == Mode::Learn && learn::learned(&cfg.data_dir).is_none();
     let users = Attributor::new(&cfg.users).map_err(|e| setup("users", e))?;
     let mut sinks = Vec::new();
+    let mut deliveries = Vec::new();
     for (id, s) in &cfg.sinks {
-        sinks.push(Sink::open(id, s).map_err(|e| setup(format!("sinks.{id}"), e))?);
+        let (sink, delivery) =
+            Sink::open(id, s, &cfg.data_dir).map_err(|e| setup(format!("sinks.{id}"), e))?;
+        sinks.push(sink);
+        deliveries.extend(delivery);
     }
     let mut infos = Vec::new();
     for (id, s) in &cfg.sources {
@@ -255,6 +259,12 @@ pub async fn run(
     }
     // Sockets the last run had and this one does not use are closed now.
     kept.end();
+    // Webhook sinks post from their disk queues until shutdown; what is left goes out at the
+    // next start.
+    let deliveries: Vec<_> = deliveries
+        .into_iter()
+        .map(|d| tokio::spawn(d.run(shutdown.clone())))
+        .collect();
     tracing::info!(
         sources = cfg.sources.len(),
         sinks = cfg.sinks.len(),
@@ -346,9 +356,13 @@ pub async fn run(
         .map_err(|e| setup("agent", e))?
         .map_err(|_| setup("agent", "the core thread panicked"))?;
     shutdown.cancel();
-    // The API has let go of its listener before returning (a reload takes it up from `kept`).
+    // The API has let go of its listener before returning (a reload takes it up from `kept`);
+    // a reload's deliveries start on queues these have let go of.
     if let Some(t) = api_task {
         let _ = t.await;
+    }
+    for d in deliveries {
+        let _ = d.await;
     }
     saved.map_err(|message| AgentError::DataDir {
         path: cfg.data_dir.display().to_string(),

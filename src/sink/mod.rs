@@ -1,9 +1,15 @@
 //! Sinks: where anomaly events go.
 //!
-//! Takes [`crate::score::alert::Alert`]s serialized once as JSON, writes one per line. For now:
-//! `stdout` and `file` (JSONL, appended, flushed after every batch so that a file checkpoint
-//! never runs ahead of the alerts it covers). A sink that fails is logged and counted; the
-//! others still get the alert.
+//! Takes [`crate::score::alert::Alert`]s serialized once as JSON. `stdout` and `file` write one
+//! per line (JSONL, appended, flushed after every batch so that a file checkpoint never runs
+//! ahead of the alerts it covers). `webhook` appends them to a disk queue ([`queue`]), flushed
+//! (and fsynced) at the same point, and a [`webhook::Delivery`] task posts them
+//! ([`format`]) at least once. A sink that fails is logged and counted; the others still get
+//! the alert.
+
+pub mod format;
+pub mod queue;
+pub mod webhook;
 
 use serde::Deserialize;
 use std::fs::{File, OpenOptions};
@@ -18,6 +24,8 @@ pub enum SinkConfig {
     Stdout,
     /// JSON lines appended to a file.
     File(FileSinkConfig),
+    /// HTTP posts through a disk queue.
+    Webhook(Box<webhook::WebhookConfig>),
 }
 
 /// `[sinks.<id>] type = "file"`.
@@ -37,25 +45,34 @@ impl SinkConfig {
                 Err(("path", "expected a file path".into()))
             }
             Self::File(_) => Ok(()),
+            Self::Webhook(c) => c.validate(),
         }
     }
 }
 
 /// A sink could not be opened or written.
 #[derive(Debug, thiserror::Error)]
-#[error("sink {id}: {path}: {source}")]
-pub struct SinkError {
-    /// The sink's id.
-    pub id: String,
-    /// What it writes to.
-    pub path: String,
-    /// Why.
-    pub source: io::Error,
+#[non_exhaustive]
+pub enum SinkError {
+    /// Writing failed.
+    #[error("sink {id}: {path}: {source}")]
+    Io {
+        /// The sink's id.
+        id: String,
+        /// What it writes to.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A webhook sink's setting is unusable at run time (a secret unset, a CA file unreadable).
+    #[error(transparent)]
+    Setup(#[from] webhook::SetupError),
 }
 
 enum Output {
     Stdout(BufWriter<io::Stdout>),
     File(BufWriter<File>),
+    Queue(queue::Writer),
 }
 
 /// An open sink.
@@ -66,15 +83,21 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Opens the sink `id`.
-    pub fn open(id: &str, cfg: &SinkConfig) -> Result<Self, SinkError> {
+    /// Opens the sink `id` (a webhook's queue under `data_dir`); for a webhook, also its
+    /// delivery task, to be run.
+    pub fn open(
+        id: &str,
+        cfg: &SinkConfig,
+        data_dir: &Path,
+    ) -> Result<(Self, Option<webhook::Delivery>), SinkError> {
+        let mut delivery = None;
         let (target, out) = match cfg {
             SinkConfig::Stdout => (
                 "stdout".to_string(),
                 Output::Stdout(BufWriter::new(io::stdout())),
             ),
             SinkConfig::File(c) => {
-                let err = |source| SinkError {
+                let err = |source| SinkError::Io {
                     id: id.to_string(),
                     path: c.path.display().to_string(),
                     source,
@@ -88,34 +111,50 @@ impl Sink {
                     Output::File(BufWriter::new(f)),
                 )
             }
+            SinkConfig::Webhook(c) => {
+                let (writer, d) = webhook::open(id, c, data_dir)?;
+                delivery = Some(d);
+                (
+                    data_dir.join("queue").join(id).display().to_string(),
+                    Output::Queue(writer),
+                )
+            }
         };
-        Ok(Self {
+        let sink = Self {
             id: id.to_string(),
             target,
             out,
-        })
+        };
+        Ok((sink, delivery))
     }
 
-    /// Writes one JSON document and a newline.
+    /// Writes one JSON document and a newline (a webhook: queues it; a full queue blocks or
+    /// drops, as configured — a drop is counted, not an error).
     pub fn write(&mut self, json: &[u8]) -> Result<(), SinkError> {
         let r = match &mut self.out {
             Output::Stdout(w) => w.write_all(json).and_then(|()| w.write_all(b"\n")),
             Output::File(w) => w.write_all(json).and_then(|()| w.write_all(b"\n")),
+            Output::Queue(q) => match q.append(json) {
+                Ok(()) | Err(queue::AppendError::Dropped) => Ok(()),
+                Err(e) => Err(io::Error::other(e.to_string())),
+            },
         };
         r.map_err(|source| self.error(source))
     }
 
-    /// Hands everything written so far to the operating system.
+    /// Hands everything written so far to the operating system (a webhook's queue: to the
+    /// disk, under `fsync = "batch"`).
     pub fn flush(&mut self) -> Result<(), SinkError> {
         let r = match &mut self.out {
             Output::Stdout(w) => w.flush(),
             Output::File(w) => w.flush(),
+            Output::Queue(q) => q.flush().map_err(|e| io::Error::other(e.to_string())),
         };
         r.map_err(|source| self.error(source))
     }
 
     fn error(&self, source: io::Error) -> SinkError {
-        SinkError {
+        SinkError::Io {
             id: self.id.clone(),
             path: self.target.clone(),
             source,
@@ -141,10 +180,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out/alerts.jsonl");
         let cfg = SinkConfig::File(FileSinkConfig { path: path.clone() });
-        let mut s = Sink::open("a", &cfg).unwrap();
+        let mut s = Sink::open("a", &cfg, dir.path()).unwrap().0;
         s.write(br#"{"x":1}"#).unwrap();
         s.flush().unwrap();
-        let mut s = Sink::open("a", &cfg).unwrap();
+        let mut s = Sink::open("a", &cfg, dir.path()).unwrap().0;
         s.write(br#"{"x":2}"#).unwrap();
         s.flush().unwrap();
         assert_eq!(
@@ -154,7 +193,7 @@ mod tests {
         let bad = SinkConfig::File(FileSinkConfig {
             path: path.join("under-a-file"),
         });
-        let e = Sink::open("b", &bad).err().unwrap().to_string();
+        let e = Sink::open("b", &bad, dir.path()).err().unwrap().to_string();
         assert!(
             e.starts_with("sink b: ") && e.contains("under-a-file"),
             "{e}"
