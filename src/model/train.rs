@@ -145,9 +145,8 @@ pub fn surprise(p: f32) -> f64 {
     -f64::from(p.max(1e-30)).ln()
 }
 
-/// DeepLog's `g` and a surprise threshold, chosen on validation sessions so that together they
-/// flag at most `target` of them: `g` the smallest that flags at most half of `target`, then the
-/// lowest threshold that keeps the union within `target`. Returns `(g, threshold, FPR)`.
+/// DeepLog's `g` and a surprise threshold, chosen on validation sessions. Returns `(g,
+/// threshold, FPR)`.
 fn calibrate(
     scorer: &Scorer,
     vocab: &Vocabulary,
@@ -158,14 +157,45 @@ fn calibrate(
         .iter()
         .map(|s| extremes(scorer, vocab, s).unwrap_or((usize::MAX, f64::INFINITY)))
         .collect();
+    choose(&seen, vocab.outputs(), target)
+}
+
+/// The most sessions that a rule whose true false-positive rate is `target` flags among `n`, at
+/// 95% confidence: the Poisson quantile (normal approximation for large means).
+fn allowed_flags(target: f64, n: usize) -> usize {
+    let mean = target * n as f64;
+    if mean > 100.0 {
+        return (mean + 1.645 * mean.sqrt()).ceil() as usize;
+    }
+    let (mut p, mut cdf, mut k) = ((-mean).exp(), 0.0, 0);
+    loop {
+        cdf += p;
+        if cdf >= 0.95 || k >= n {
+            return k;
+        }
+        k += 1;
+        p *= mean / k as f64;
+    }
+}
+
+/// `g` and the threshold from each validation session's largest rank and surprise (`usize::MAX`
+/// for a key the model does not know), for a session false-positive rate of `target`.
+///
+/// `g` is the smallest whose rank rule flags no more sessions than `target` explains at 95%
+/// confidence ([`allowed_flags`]): with a few hundred sessions the target is a handful, and `g`
+/// moves in coarse steps, so asking for exactly `target` let one or two odd sessions push `g` up
+/// by one or more and blind the rule to whole classes of anomalies. The threshold then gets what
+/// is left of `target` itself: the lowest that keeps the union within it, or, when nothing is
+/// left, the highest surprise among the sessions the rank rule passes.
+fn choose(seen: &[(usize, f64)], max_g: usize, target: f64) -> (usize, Option<f64>, f64) {
     let n = seen.len();
     if n == 0 {
-        return (vocab.outputs(), None, 0.0);
+        return (max_g, None, 0.0);
     }
     let share = |count: usize| count as f64 / n as f64;
-    let max_g = vocab.outputs();
+    let allowed = allowed_flags(target, n);
     let g = (1..=max_g)
-        .find(|&g| share(seen.iter().filter(|(r, _)| *r >= g).count()) <= target)
+        .find(|&g| seen.iter().filter(|(r, _)| *r >= g).count() <= allowed)
         .unwrap_or(max_g);
     // Sessions the rank rule lets pass, by surprise, highest first: the threshold may flag as
     // many of them as the rest of the budget allows.
@@ -386,6 +416,44 @@ mod tests {
         let b = train(&data, &cfg, None).unwrap();
         assert_eq!(a.weights, b.weights);
         assert_eq!((a.g, a.threshold), (b.g, b.threshold));
+    }
+
+    #[test]
+    fn allowed_flags_is_the_poisson_quantile() {
+        assert_eq!(allowed_flags(0.0, 600), 0);
+        // Mean 3.1: P(X <= 5) = 0.90, P(X <= 6) = 0.96.
+        assert_eq!(allowed_flags(0.005, 622), 6);
+        assert_eq!(allowed_flags(0.01, 100), 3);
+        assert_eq!(allowed_flags(0.5, 1000), 537);
+        assert_eq!(allowed_flags(1.0, 3), 3);
+    }
+
+    #[test]
+    fn g_tolerates_a_few_odd_validation_sessions() {
+        // 600 sessions: one reaches rank 9, five rank 4, ten rank 1, the rest are all top-1;
+        // surprises 0.01..=6.
+        let seen: Vec<(usize, f64)> = (0..600)
+            .map(|i| {
+                let rank = match i {
+                    0 => 9,
+                    1..=5 => 4,
+                    6..=15 => 1,
+                    _ => 0,
+                };
+                (rank, f64::from(i + 1) / 100.0)
+            })
+            .collect();
+        // Exactly 3 flagged would need g = 5; six are still consistent with a target of 3.
+        let (g, threshold, fpr) = choose(&seen, 16, 0.005);
+        assert_eq!(g, 2);
+        // Nothing is left for the threshold: it sits on the highest passing surprise.
+        assert_eq!(threshold, Some(6.0));
+        assert!((fpr - 6.0 / 600.0).abs() < 1e-12, "{fpr}");
+        // A larger target leaves room for the threshold to flag the most surprising passing ones.
+        let (g, threshold, fpr) = choose(&seen, 16, 0.05);
+        assert_eq!((g, threshold), (1, Some(5.86)));
+        assert!((fpr - 30.0 / 600.0).abs() < 1e-12, "{fpr}");
+        assert_eq!(choose(&[], 16, 0.005), (16, None, 0.0));
     }
 
     #[test]
