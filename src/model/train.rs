@@ -1,6 +1,8 @@
 //! Training: next-key prediction over whole sessions (truncated BPTT over the full session, which
 //! for the short sessions of logs is the whole session), AdamW, early stopping on a validation
-//! split, then DeepLog's `g` calibrated on that split.
+//! split, then DeepLog's `g` calibrated on that split. Each epoch sees the training sessions with
+//! a few keys moved a place or so ([`reorder`]): events of concurrent work interleave in orders
+//! a training file shows only some of.
 //!
 //! Whole sessions rather than DeepLog's windows of `h` keys: the agent scores a stream one event
 //! at a time with a running state, so the model is trained the way it is used, and an event costs
@@ -8,7 +10,7 @@
 
 use super::infer::{Scorer, rank};
 use super::net::Net;
-use super::{Model, ModelConfig, SplitMix, TrainingSummary, Vocabulary};
+use super::{Model, ModelConfig, SplitMix, TrainingSummary, Vocabulary, Weights};
 use crate::keys::KeyId;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -33,6 +35,11 @@ pub struct TrainConfig {
     pub target_fpr: f64,
     /// Seed of initialisation, split and shuffling.
     pub seed: u64,
+    /// Chance that a training key is moved, drawn anew each epoch ([`reorder`]); 0 trains on
+    /// the sessions as they are.
+    pub reorder: f64,
+    /// How many places at most a moved key travels.
+    pub span: usize,
 }
 
 impl Default for TrainConfig {
@@ -46,9 +53,17 @@ impl Default for TrainConfig {
             validation: 0.2,
             target_fpr: 0.005,
             seed: 42,
+            reorder: REORDER,
+            span: REORDER_SPAN,
         }
     }
 }
+
+/// The default chance that a training key is moved ([`TrainConfig::reorder`]).
+pub const REORDER: f64 = 0.02;
+
+/// The default distance a moved key travels at most ([`TrainConfig::span`]).
+pub const REORDER_SPAN: usize = 4;
 
 /// Training could not run.
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +228,130 @@ fn choose(seen: &[(usize, f64)], max_g: usize, target: f64) -> (usize, Option<f6
     (g, threshold, share(flagged))
 }
 
+/// The weights one training run keeps: those of the best validation loss.
+struct Fitted {
+    weights: Weights,
+    loss: f64,
+    /// Epochs run, not the best one's.
+    epochs: usize,
+}
+
+/// Each key of `keys`, with probability `rate`, moved `1..=span` places earlier or later.
+///
+/// Why: concurrent workers interleave their events in any order, and a training file shows only
+/// some of the orders; a normal order never seen would otherwise be as surprising as an attack.
+/// Keys are only moved, never dropped or added, so a session cut short or holding a foreign key
+/// stays as surprising as before.
+pub fn reorder(keys: &[KeyId], rate: f64, span: usize, rng: &mut SplitMix) -> Vec<KeyId> {
+    let mut out = keys.to_vec();
+    let n = out.len();
+    if rate <= 0.0 || n < 2 || span == 0 {
+        return out;
+    }
+    for i in 0..n {
+        if !rng.chance(rate) {
+            continue;
+        }
+        let d = 1 + rng.below(span);
+        if rng.below(2) == 0 {
+            let j = (i + d).min(n - 1);
+            out[i..=j].rotate_left(1);
+        } else {
+            let j = i.saturating_sub(d);
+            out[j..=i].rotate_right(1);
+        }
+    }
+    out
+}
+
+/// One training run from fresh weights: AdamW on `training` (reordered anew each epoch when
+/// `cfg.reorder` is set), early-stopped on `val_batches`.
+fn fit(
+    cfg: &TrainConfig,
+    vocab: &Vocabulary,
+    training: &[&[KeyId]],
+    val_batches: &[Batch],
+    rng: &mut SplitMix,
+    mut progress: Option<&mut Progress<'_>>,
+) -> Result<Fitted, TrainError> {
+    let net = Net::init(cfg.model, vocab.inputs(), vocab.outputs(), rng)?;
+    let mut opt = AdamW::new(
+        net.vars(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: 0.0,
+            ..ParamsAdamW::default()
+        },
+    )?;
+    let fixed = if cfg.reorder > 0.0 {
+        None
+    } else {
+        Some(batches(vocab, training, cfg.batch)?)
+    };
+    let mut best = Fitted {
+        weights: net.to_weights()?,
+        loss: f64::INFINITY,
+        epochs: 0,
+    };
+    let mut since_best = 0;
+    // Kept across epochs, shuffled further each time.
+    let mut batch_order: Vec<usize> = Vec::new();
+    for epoch in 1..=cfg.epochs.max(1) {
+        best.epochs = epoch;
+        let fresh;
+        let train_batches = match &fixed {
+            Some(b) => b,
+            None => {
+                let noisy: Vec<Vec<KeyId>> = training
+                    .iter()
+                    .map(|s| reorder(s, cfg.reorder, cfg.span, rng))
+                    .collect();
+                let refs: Vec<&[KeyId]> = noisy.iter().map(Vec::as_slice).collect();
+                fresh = batches(vocab, &refs, cfg.batch)?;
+                &fresh
+            }
+        };
+        if batch_order.len() != train_batches.len() {
+            batch_order = (0..train_batches.len()).collect();
+        }
+        rng.shuffle(&mut batch_order);
+        let mut train_loss = 0.0;
+        for &b in &batch_order {
+            let batch = &train_batches[b];
+            let loss = net.loss(&batch.inputs, &batch.targets, &batch.mask)?;
+            train_loss += f64::from(loss.to_scalar::<f32>()?);
+            opt.backward_step(&loss)?;
+        }
+        train_loss /= train_batches.len().max(1) as f64;
+        let val_loss = if val_batches.is_empty() {
+            train_loss
+        } else {
+            let mut sum = 0.0;
+            for batch in val_batches {
+                sum += f64::from(
+                    net.loss(&batch.inputs, &batch.targets, &batch.mask)?
+                        .to_scalar::<f32>()?,
+                );
+            }
+            sum / val_batches.len() as f64
+        };
+        if let Some(p) = progress.as_mut() {
+            p(epoch, train_loss, val_loss);
+        }
+        if val_loss < best.loss - 1e-4 {
+            best.loss = val_loss;
+            best.weights = net.to_weights()?;
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= cfg.patience {
+                break;
+            }
+        }
+    }
+    Ok(best)
+}
+
 /// Trains a model on normal sessions.
 pub fn train(
     sessions: &[Vec<KeyId>],
@@ -229,9 +368,12 @@ pub fn train(
             cfg.model
         )));
     }
-    if !(0.0..1.0).contains(&cfg.validation) || cfg.batch == 0 {
+    if !(0.0..1.0).contains(&cfg.validation)
+        || cfg.batch == 0
+        || !(0.0..=1.0).contains(&cfg.reorder)
+    {
         return Err(TrainError::Settings(
-            "validation must be in [0, 1) and batch positive".into(),
+            "validation must be in [0, 1), batch positive and reorder in [0, 1]".into(),
         ));
     }
     let usable: Vec<&[KeyId]> = sessions
@@ -256,60 +398,18 @@ pub fn train(
     let validation: Vec<&[KeyId]> = order[..n_val].iter().map(|&i| usable[i]).collect();
     let training: Vec<&[KeyId]> = order[n_val..].iter().map(|&i| usable[i]).collect();
 
-    let net = Net::init(cfg.model, vocab.inputs(), vocab.outputs(), &mut rng)?;
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        },
-    )?;
-    let train_batches = batches(&vocab, &training, cfg.batch)?;
     let val_batches = batches(&vocab, &validation, 256)?;
-    let mut best = (f64::INFINITY, net.to_weights()?);
-    let mut since_best = 0;
-    let mut epochs = 0;
-    let mut batch_order: Vec<usize> = (0..train_batches.len()).collect();
-    for epoch in 1..=cfg.epochs.max(1) {
-        epochs = epoch;
-        rng.shuffle(&mut batch_order);
-        let mut train_loss = 0.0;
-        for &b in &batch_order {
-            let batch = &train_batches[b];
-            let loss = net.loss(&batch.inputs, &batch.targets, &batch.mask)?;
-            train_loss += f64::from(loss.to_scalar::<f32>()?);
-            opt.backward_step(&loss)?;
-        }
-        train_loss /= train_batches.len().max(1) as f64;
-        let val_loss = if val_batches.is_empty() {
-            train_loss
-        } else {
-            let mut sum = 0.0;
-            for batch in &val_batches {
-                sum += f64::from(
-                    net.loss(&batch.inputs, &batch.targets, &batch.mask)?
-                        .to_scalar::<f32>()?,
-                );
-            }
-            sum / val_batches.len() as f64
-        };
-        if let Some(p) = progress.as_mut() {
-            p(epoch, train_loss, val_loss);
-        }
-        if val_loss < best.0 - 1e-4 {
-            best = (val_loss, net.to_weights()?);
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= cfg.patience {
-                break;
-            }
-        }
-    }
+    let best = fit(
+        cfg,
+        &vocab,
+        &training,
+        &val_batches,
+        &mut rng,
+        progress.as_mut(),
+    )?;
     let mut model = Model {
         vocab,
-        weights: best.1,
+        weights: best.weights,
         g: 1,
         threshold: None,
         key_vocabulary: None,
@@ -324,8 +424,8 @@ pub fn train(
         sessions: training.len(),
         events: training.iter().map(|s| s.len()).sum(),
         validation_sessions: validation.len(),
-        epochs,
-        validation_loss: best.0,
+        epochs: best.epochs,
+        validation_loss: best.loss,
         validation_fpr: fpr,
         target_fpr: cfg.target_fpr,
         seed: cfg.seed,
@@ -416,6 +516,48 @@ mod tests {
         let b = train(&data, &cfg, None).unwrap();
         assert_eq!(a.weights, b.weights);
         assert_eq!((a.g, a.threshold), (b.g, b.threshold));
+    }
+
+    #[test]
+    fn reorder_moves_keys_within_the_span_and_keeps_them() {
+        let keys: Vec<KeyId> = (0..40).collect();
+        let mut rng = SplitMix::new(9);
+        assert_eq!(reorder(&keys, 0.0, 3, &mut rng), keys);
+        let moved = reorder(&keys, 0.2, 2, &mut rng);
+        assert_ne!(moved, keys);
+        let mut sorted = moved.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, keys);
+        // The same seed moves the same keys.
+        let (mut a, mut b) = (SplitMix::new(4), SplitMix::new(4));
+        assert_eq!(
+            reorder(&keys, 0.1, 1, &mut a),
+            reorder(&keys, 0.1, 1, &mut b)
+        );
+        assert_eq!(reorder(&[7], 1.0, 1, &mut rng), [7]);
+    }
+
+    #[test]
+    fn reordered_training_finds_an_unseen_order_less_surprising() {
+        // Always 1 2 3 4 5 6: the order 1 3 2 4 5 6 is never seen.
+        let data = vec![vec![1, 2, 3, 4, 5, 6]; 200];
+        let surprise_of = |reorder: f64| {
+            let cfg = TrainConfig {
+                epochs: 15,
+                reorder,
+                span: 1,
+                ..small()
+            };
+            let model = train(&data, &cfg, None).unwrap();
+            extremes(&Scorer::new(&model), &model.vocab, &[1, 3, 2, 4, 5, 6])
+                .unwrap()
+                .1
+        };
+        let (plain, reordered) = (surprise_of(0.0), surprise_of(0.05));
+        assert!(
+            reordered + 2.0 < plain,
+            "surprise {reordered} with reordering, {plain} without"
+        );
     }
 
     #[test]
