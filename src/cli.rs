@@ -106,6 +106,13 @@ struct ModelArgs {
     /// Share of the sessions held out for early stopping and calibration.
     #[arg(long, default_value_t = TrainConfig::default().validation)]
     validation: f64,
+    /// Chance that a training key is moved a few places (drawn anew each epoch), so that orders
+    /// the training data happens not to show are not surprising; 0 turns it off.
+    #[arg(long, default_value_t = TrainConfig::default().reorder)]
+    reorder: f64,
+    /// How many places at most a moved key travels.
+    #[arg(long, default_value_t = TrainConfig::default().span)]
+    reorder_span: usize,
 }
 
 impl ModelArgs {
@@ -120,6 +127,8 @@ impl ModelArgs {
             seed: self.seed,
             target_fpr: self.target_fpr,
             validation: self.validation,
+            reorder: self.reorder,
+            span: self.reorder_span,
             ..TrainConfig::default()
         }
     }

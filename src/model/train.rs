@@ -1,6 +1,8 @@
 //! Training: next-key prediction over whole sessions (truncated BPTT over the full session, which
 //! for the short sessions of logs is the whole session), AdamW, early stopping on a validation
-//! split, then DeepLog's `g` calibrated on that split.
+//! split, then DeepLog's `g` calibrated on that split. Each epoch sees the training sessions with
+//! a few keys moved a place or so ([`reorder`]): events of concurrent work interleave in orders
+//! a training file shows only some of.
 //!
 //! Whole sessions rather than DeepLog's windows of `h` keys: the agent scores a stream one event
 //! at a time with a running state, so the model is trained the way it is used, and an event costs
@@ -8,7 +10,7 @@
 
 use super::infer::{Scorer, rank};
 use super::net::Net;
-use super::{Model, ModelConfig, SplitMix, TrainingSummary, Vocabulary};
+use super::{Model, ModelConfig, SplitMix, TrainingSummary, Vocabulary, Weights};
 use crate::keys::KeyId;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -33,6 +35,11 @@ pub struct TrainConfig {
     pub target_fpr: f64,
     /// Seed of initialisation, split and shuffling.
     pub seed: u64,
+    /// Chance that a training key is moved, drawn anew each epoch ([`reorder`]); 0 trains on
+    /// the sessions as they are.
+    pub reorder: f64,
+    /// How many places at most a moved key travels.
+    pub span: usize,
 }
 
 impl Default for TrainConfig {
@@ -46,9 +53,17 @@ impl Default for TrainConfig {
             validation: 0.2,
             target_fpr: 0.005,
             seed: 42,
+            reorder: REORDER,
+            span: REORDER_SPAN,
         }
     }
 }
+
+/// The default chance that a training key is moved ([`TrainConfig::reorder`]).
+pub const REORDER: f64 = 0.02;
+
+/// The default distance a moved key travels at most ([`TrainConfig::span`]).
+pub const REORDER_SPAN: usize = 4;
 
 /// Training could not run.
 #[derive(Debug, thiserror::Error)]
@@ -145,9 +160,8 @@ pub fn surprise(p: f32) -> f64 {
     -f64::from(p.max(1e-30)).ln()
 }
 
-/// DeepLog's `g` and a surprise threshold, chosen on validation sessions so that together they
-/// flag at most `target` of them: `g` the smallest that flags at most half of `target`, then the
-/// lowest threshold that keeps the union within `target`. Returns `(g, threshold, FPR)`.
+/// DeepLog's `g` and a surprise threshold, chosen on validation sessions. Returns `(g,
+/// threshold, FPR)`.
 fn calibrate(
     scorer: &Scorer,
     vocab: &Vocabulary,
@@ -158,14 +172,45 @@ fn calibrate(
         .iter()
         .map(|s| extremes(scorer, vocab, s).unwrap_or((usize::MAX, f64::INFINITY)))
         .collect();
+    choose(&seen, vocab.outputs(), target)
+}
+
+/// The most sessions that a rule whose true false-positive rate is `target` flags among `n`, at
+/// 95% confidence: the Poisson quantile (normal approximation for large means).
+fn allowed_flags(target: f64, n: usize) -> usize {
+    let mean = target * n as f64;
+    if mean > 100.0 {
+        return (mean + 1.645 * mean.sqrt()).ceil() as usize;
+    }
+    let (mut p, mut cdf, mut k) = ((-mean).exp(), 0.0, 0);
+    loop {
+        cdf += p;
+        if cdf >= 0.95 || k >= n {
+            return k;
+        }
+        k += 1;
+        p *= mean / k as f64;
+    }
+}
+
+/// `g` and the threshold from each validation session's largest rank and surprise (`usize::MAX`
+/// for a key the model does not know), for a session false-positive rate of `target`.
+///
+/// `g` is the smallest whose rank rule flags no more sessions than `target` explains at 95%
+/// confidence ([`allowed_flags`]): with a few hundred sessions the target is a handful, and `g`
+/// moves in coarse steps, so asking for exactly `target` let one or two odd sessions push `g` up
+/// by one or more and blind the rule to whole classes of anomalies. The threshold then gets what
+/// is left of `target` itself: the lowest that keeps the union within it, or, when nothing is
+/// left, the highest surprise among the sessions the rank rule passes.
+fn choose(seen: &[(usize, f64)], max_g: usize, target: f64) -> (usize, Option<f64>, f64) {
     let n = seen.len();
     if n == 0 {
-        return (vocab.outputs(), None, 0.0);
+        return (max_g, None, 0.0);
     }
     let share = |count: usize| count as f64 / n as f64;
-    let max_g = vocab.outputs();
+    let allowed = allowed_flags(target, n);
     let g = (1..=max_g)
-        .find(|&g| share(seen.iter().filter(|(r, _)| *r >= g).count()) <= target)
+        .find(|&g| seen.iter().filter(|(r, _)| *r >= g).count() <= allowed)
         .unwrap_or(max_g);
     // Sessions the rank rule lets pass, by surprise, highest first: the threshold may flag as
     // many of them as the rest of the budget allows.
@@ -181,6 +226,130 @@ fn calibrate(
     let flagged =
         flagged_by_g + threshold.map_or(0, |t| passing.iter().filter(|s| **s > t).count());
     (g, threshold, share(flagged))
+}
+
+/// The weights one training run keeps: those of the best validation loss.
+struct Fitted {
+    weights: Weights,
+    loss: f64,
+    /// Epochs run, not the best one's.
+    epochs: usize,
+}
+
+/// Each key of `keys`, with probability `rate`, moved `1..=span` places earlier or later.
+///
+/// Why: concurrent workers interleave their events in any order, and a training file shows only
+/// some of the orders; a normal order never seen would otherwise be as surprising as an attack.
+/// Keys are only moved, never dropped or added, so a session cut short or holding a foreign key
+/// stays as surprising as before.
+pub fn reorder(keys: &[KeyId], rate: f64, span: usize, rng: &mut SplitMix) -> Vec<KeyId> {
+    let mut out = keys.to_vec();
+    let n = out.len();
+    if rate <= 0.0 || n < 2 || span == 0 {
+        return out;
+    }
+    for i in 0..n {
+        if !rng.chance(rate) {
+            continue;
+        }
+        let d = 1 + rng.below(span);
+        if rng.below(2) == 0 {
+            let j = (i + d).min(n - 1);
+            out[i..=j].rotate_left(1);
+        } else {
+            let j = i.saturating_sub(d);
+            out[j..=i].rotate_right(1);
+        }
+    }
+    out
+}
+
+/// One training run from fresh weights: AdamW on `training` (reordered anew each epoch when
+/// `cfg.reorder` is set), early-stopped on `val_batches`.
+fn fit(
+    cfg: &TrainConfig,
+    vocab: &Vocabulary,
+    training: &[&[KeyId]],
+    val_batches: &[Batch],
+    rng: &mut SplitMix,
+    mut progress: Option<&mut Progress<'_>>,
+) -> Result<Fitted, TrainError> {
+    let net = Net::init(cfg.model, vocab.inputs(), vocab.outputs(), rng)?;
+    let mut opt = AdamW::new(
+        net.vars(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: 0.0,
+            ..ParamsAdamW::default()
+        },
+    )?;
+    let fixed = if cfg.reorder > 0.0 {
+        None
+    } else {
+        Some(batches(vocab, training, cfg.batch)?)
+    };
+    let mut best = Fitted {
+        weights: net.to_weights()?,
+        loss: f64::INFINITY,
+        epochs: 0,
+    };
+    let mut since_best = 0;
+    // Kept across epochs, shuffled further each time.
+    let mut batch_order: Vec<usize> = Vec::new();
+    for epoch in 1..=cfg.epochs.max(1) {
+        best.epochs = epoch;
+        let fresh;
+        let train_batches = match &fixed {
+            Some(b) => b,
+            None => {
+                let noisy: Vec<Vec<KeyId>> = training
+                    .iter()
+                    .map(|s| reorder(s, cfg.reorder, cfg.span, rng))
+                    .collect();
+                let refs: Vec<&[KeyId]> = noisy.iter().map(Vec::as_slice).collect();
+                fresh = batches(vocab, &refs, cfg.batch)?;
+                &fresh
+            }
+        };
+        if batch_order.len() != train_batches.len() {
+            batch_order = (0..train_batches.len()).collect();
+        }
+        rng.shuffle(&mut batch_order);
+        let mut train_loss = 0.0;
+        for &b in &batch_order {
+            let batch = &train_batches[b];
+            let loss = net.loss(&batch.inputs, &batch.targets, &batch.mask)?;
+            train_loss += f64::from(loss.to_scalar::<f32>()?);
+            opt.backward_step(&loss)?;
+        }
+        train_loss /= train_batches.len().max(1) as f64;
+        let val_loss = if val_batches.is_empty() {
+            train_loss
+        } else {
+            let mut sum = 0.0;
+            for batch in val_batches {
+                sum += f64::from(
+                    net.loss(&batch.inputs, &batch.targets, &batch.mask)?
+                        .to_scalar::<f32>()?,
+                );
+            }
+            sum / val_batches.len() as f64
+        };
+        if let Some(p) = progress.as_mut() {
+            p(epoch, train_loss, val_loss);
+        }
+        if val_loss < best.loss - 1e-4 {
+            best.loss = val_loss;
+            best.weights = net.to_weights()?;
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= cfg.patience {
+                break;
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// Trains a model on normal sessions.
@@ -199,9 +368,12 @@ pub fn train(
             cfg.model
         )));
     }
-    if !(0.0..1.0).contains(&cfg.validation) || cfg.batch == 0 {
+    if !(0.0..1.0).contains(&cfg.validation)
+        || cfg.batch == 0
+        || !(0.0..=1.0).contains(&cfg.reorder)
+    {
         return Err(TrainError::Settings(
-            "validation must be in [0, 1) and batch positive".into(),
+            "validation must be in [0, 1), batch positive and reorder in [0, 1]".into(),
         ));
     }
     let usable: Vec<&[KeyId]> = sessions
@@ -226,60 +398,18 @@ pub fn train(
     let validation: Vec<&[KeyId]> = order[..n_val].iter().map(|&i| usable[i]).collect();
     let training: Vec<&[KeyId]> = order[n_val..].iter().map(|&i| usable[i]).collect();
 
-    let net = Net::init(cfg.model, vocab.inputs(), vocab.outputs(), &mut rng)?;
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        },
-    )?;
-    let train_batches = batches(&vocab, &training, cfg.batch)?;
     let val_batches = batches(&vocab, &validation, 256)?;
-    let mut best = (f64::INFINITY, net.to_weights()?);
-    let mut since_best = 0;
-    let mut epochs = 0;
-    let mut batch_order: Vec<usize> = (0..train_batches.len()).collect();
-    for epoch in 1..=cfg.epochs.max(1) {
-        epochs = epoch;
-        rng.shuffle(&mut batch_order);
-        let mut train_loss = 0.0;
-        for &b in &batch_order {
-            let batch = &train_batches[b];
-            let loss = net.loss(&batch.inputs, &batch.targets, &batch.mask)?;
-            train_loss += f64::from(loss.to_scalar::<f32>()?);
-            opt.backward_step(&loss)?;
-        }
-        train_loss /= train_batches.len().max(1) as f64;
-        let val_loss = if val_batches.is_empty() {
-            train_loss
-        } else {
-            let mut sum = 0.0;
-            for batch in &val_batches {
-                sum += f64::from(
-                    net.loss(&batch.inputs, &batch.targets, &batch.mask)?
-                        .to_scalar::<f32>()?,
-                );
-            }
-            sum / val_batches.len() as f64
-        };
-        if let Some(p) = progress.as_mut() {
-            p(epoch, train_loss, val_loss);
-        }
-        if val_loss < best.0 - 1e-4 {
-            best = (val_loss, net.to_weights()?);
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= cfg.patience {
-                break;
-            }
-        }
-    }
+    let best = fit(
+        cfg,
+        &vocab,
+        &training,
+        &val_batches,
+        &mut rng,
+        progress.as_mut(),
+    )?;
     let mut model = Model {
         vocab,
-        weights: best.1,
+        weights: best.weights,
         g: 1,
         threshold: None,
         key_vocabulary: None,
@@ -294,8 +424,8 @@ pub fn train(
         sessions: training.len(),
         events: training.iter().map(|s| s.len()).sum(),
         validation_sessions: validation.len(),
-        epochs,
-        validation_loss: best.0,
+        epochs: best.epochs,
+        validation_loss: best.loss,
         validation_fpr: fpr,
         target_fpr: cfg.target_fpr,
         seed: cfg.seed,
@@ -386,6 +516,86 @@ mod tests {
         let b = train(&data, &cfg, None).unwrap();
         assert_eq!(a.weights, b.weights);
         assert_eq!((a.g, a.threshold), (b.g, b.threshold));
+    }
+
+    #[test]
+    fn reorder_moves_keys_within_the_span_and_keeps_them() {
+        let keys: Vec<KeyId> = (0..40).collect();
+        let mut rng = SplitMix::new(9);
+        assert_eq!(reorder(&keys, 0.0, 3, &mut rng), keys);
+        let moved = reorder(&keys, 0.2, 2, &mut rng);
+        assert_ne!(moved, keys);
+        let mut sorted = moved.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, keys);
+        // The same seed moves the same keys.
+        let (mut a, mut b) = (SplitMix::new(4), SplitMix::new(4));
+        assert_eq!(
+            reorder(&keys, 0.1, 1, &mut a),
+            reorder(&keys, 0.1, 1, &mut b)
+        );
+        assert_eq!(reorder(&[7], 1.0, 1, &mut rng), [7]);
+    }
+
+    #[test]
+    fn reordered_training_finds_an_unseen_order_less_surprising() {
+        // Always 1 2 3 4 5 6: the order 1 3 2 4 5 6 is never seen.
+        let data = vec![vec![1, 2, 3, 4, 5, 6]; 200];
+        let surprise_of = |reorder: f64| {
+            let cfg = TrainConfig {
+                epochs: 15,
+                reorder,
+                span: 1,
+                ..small()
+            };
+            let model = train(&data, &cfg, None).unwrap();
+            extremes(&Scorer::new(&model), &model.vocab, &[1, 3, 2, 4, 5, 6])
+                .unwrap()
+                .1
+        };
+        let (plain, reordered) = (surprise_of(0.0), surprise_of(0.05));
+        assert!(
+            reordered + 2.0 < plain,
+            "surprise {reordered} with reordering, {plain} without"
+        );
+    }
+
+    #[test]
+    fn allowed_flags_is_the_poisson_quantile() {
+        assert_eq!(allowed_flags(0.0, 600), 0);
+        // Mean 3.1: P(X <= 5) = 0.90, P(X <= 6) = 0.96.
+        assert_eq!(allowed_flags(0.005, 622), 6);
+        assert_eq!(allowed_flags(0.01, 100), 3);
+        assert_eq!(allowed_flags(0.5, 1000), 537);
+        assert_eq!(allowed_flags(1.0, 3), 3);
+    }
+
+    #[test]
+    fn g_tolerates_a_few_odd_validation_sessions() {
+        // 600 sessions: one reaches rank 9, five rank 4, ten rank 1, the rest are all top-1;
+        // surprises 0.01..=6.
+        let seen: Vec<(usize, f64)> = (0..600)
+            .map(|i| {
+                let rank = match i {
+                    0 => 9,
+                    1..=5 => 4,
+                    6..=15 => 1,
+                    _ => 0,
+                };
+                (rank, f64::from(i + 1) / 100.0)
+            })
+            .collect();
+        // Exactly 3 flagged would need g = 5; six are still consistent with a target of 3.
+        let (g, threshold, fpr) = choose(&seen, 16, 0.005);
+        assert_eq!(g, 2);
+        // Nothing is left for the threshold: it sits on the highest passing surprise.
+        assert_eq!(threshold, Some(6.0));
+        assert!((fpr - 6.0 / 600.0).abs() < 1e-12, "{fpr}");
+        // A larger target leaves room for the threshold to flag the most surprising passing ones.
+        let (g, threshold, fpr) = choose(&seen, 16, 0.05);
+        assert_eq!((g, threshold), (1, Some(5.86)));
+        assert!((fpr - 30.0 / 600.0).abs() < 1e-12, "{fpr}");
+        assert_eq!(choose(&[], 16, 0.005), (16, None, 0.0));
     }
 
     #[test]
