@@ -4,10 +4,14 @@
 //! merged by time, one row per file in memory, whatever the release's column layout; [`org`]
 //! reads the monthly LDAP snapshots (roles, supervisors, departures), the psychometric scores
 //! and the answer key; [`time`] is CERT's `MM/DD/YYYY HH:MM:SS` clock. Bad rows are reported
-//! with file and line and skipped.
+//! with file and line and skipped. [`categories`] holds the web-site and mail-domain lists
+//! (job search, leak sites, cloud storage, hacking, webmail) that the simulator draws from and
+//! the keys classify with.
 
 pub mod activity;
+pub mod categories;
 pub mod org;
 pub mod time;
 
 pub use activity::{Activity, Kind, Merged, Source};
+pub use categories::{Categories, Category};
