@@ -1866,26 +1866,18 @@ impl<'a> Sim<'a> {
                     1 => self.at(day, rng.range(17.5, 20.0)),
                     _ => within(rng),
                 };
-                let e = s + 300 + rng.exp(900.0) as i64;
                 self.logon(rng, s, u, vpc, true, ins);
                 let mut found = Vec::new();
-                for i in 0..rng.int(3, 6 + (10.0 * x) as i64) {
+                let mut t = s;
+                for _ in 0..rng.int(3, 6 + (10.0 * x) as i64) {
                     let doc = rng.pick(&self.people[victim].docs).clone();
-                    self.file(
-                        rng,
-                        s + 30 + i * 20,
-                        u,
-                        vpc,
-                        &doc,
-                        "File Open",
-                        false,
-                        false,
-                        ins,
-                    );
+                    t += 5 + rng.exp(45.0) as i64;
+                    self.file(rng, t, u, vpc, &doc, "File Open", false, false, ins);
                     if rng.chance(0.4) {
                         found.push(doc);
                     }
                 }
+                let e = t + 180 + rng.exp(600.0) as i64;
                 if found.is_empty() {
                     found.push(rng.pick(&self.people[victim].docs).clone());
                 }
@@ -1931,7 +1923,9 @@ impl<'a> Sim<'a> {
                 }
                 let n = 2 + (rng.unit() * 15.0 * x) as i64;
                 for i in 0..n {
-                    let t = s + 30 + (e - s - 60) * i / n.max(1);
+                    // Spread over the session, not on a grid.
+                    let step = (e - s - 60) / n.max(1);
+                    let t = s + 30 + step * i + rng.int(0, step / 2);
                     let doc = rng.pick(&self.people[u].docs).clone();
                     self.file(rng, t, u, own, &doc, "File Open", false, false, ins);
                     let path = *rng.pick(&["upload/", "files/", "share/", "home/"]);
