@@ -8,8 +8,10 @@
 //! thumb drives for work, read personal web mail, use cloud storage, work late or on weekends,
 //! or leave the company (they vanish from later LDAP months), some after job hunting. Insiders
 //! start in the second half of the range (the first half is a clean baseline) with random
-//! intensity. Everything comes from `seed`: one generator per user per day, so the bytes are the
-//! same for the same arguments.
+//! intensity; scenario 3's admins score a little lower on agreeableness in `psychometric.csv`.
+//! Everything comes from `seed`: one generator per user per day, so the bytes are the same for
+//! the same arguments (on one platform: the draws use `f64` `ln`, `cos` and `powf`, whose last
+//! bits the C library may round differently elsewhere).
 
 use super::activity::Source;
 use super::categories::{Categories, Category};
