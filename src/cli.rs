@@ -48,6 +48,75 @@ enum Command {
     /// Generate Linux authentication logs (syslog): benign days of a small organisation, with
     /// --inject N insider-like events (their line numbers go to --labels).
     Generate(GenerateArgs),
+    /// Write a simulated data set.
+    #[command(subcommand)]
+    Simulate(SimulateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SimulateCommand {
+    /// A CERT r5.2-layout insider-threat data set (activity files, LDAP months, psychometrics,
+    /// answers) of an invented organisation, with insiders of the chosen scenarios.
+    Cert(SimulateCertArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateCertArgs {
+    /// The directory to write (created; it must be empty or absent).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Employees.
+    #[arg(long, default_value_t = dante::cert::simulate::SimConfig::default().users)]
+    users: usize,
+    /// Days, from 2010-01-04 (or --start).
+    #[arg(long, default_value_t = dante::cert::simulate::SimConfig::default().days)]
+    days: usize,
+    /// Seed: the same arguments give the same bytes.
+    #[arg(long, default_value_t = dante::cert::simulate::SimConfig::default().seed)]
+    seed: u64,
+    /// CERT scenarios to plant insiders of (comma-separated, 1 to 5), or `none`.
+    #[arg(long, value_name = "LIST", default_value = "1,2,3,4,5", value_parser = parse_scenarios)]
+    scenarios: Scenarios,
+    /// Insiders per scenario; default one per 100 users, at least one.
+    #[arg(long, value_name = "N")]
+    insiders: Option<usize>,
+    /// The first day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", default_value = "2010-01-04", value_parser = parse_start)]
+    start: i64,
+}
+
+/// The scenarios of `--scenarios` (a wrapper, so that clap takes the whole list as one value).
+#[derive(Debug, Clone)]
+struct Scenarios(Vec<u8>);
+
+fn parse_scenarios(s: &str) -> std::result::Result<Scenarios, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Scenarios(Vec::new()));
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let n: u8 = part
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=5).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "{:?} is not a CERT scenario (1 to 5, or `none`)",
+                    part.trim()
+                )
+            })?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(Scenarios(out))
+}
+
+fn parse_start(s: &str) -> std::result::Result<i64, String> {
+    dante::cert::time::parse_date(s)
+        .map(|t| t / dante::cert::time::DAY)
+        .ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -277,6 +346,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Score(args) => score(args),
         Command::Run(args) => run_agent(args),
         Command::Generate(args) => generate(args),
+        Command::Simulate(SimulateCommand::Cert(args)) => simulate_cert(args),
         Command::Validate(args) => {
             let cfg = dante::config::Config::load(&args.config)?;
             println!(
@@ -700,6 +770,46 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
             text.push_str(&format!("{}\t{}\t{}\n", i.line, i.user, i.what));
         }
         std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate_cert(args: SimulateCertArgs) -> Result<ExitCode> {
+    use dante::cert::simulate::{SimConfig, run};
+    let cfg = SimConfig {
+        users: args.users,
+        days: args.days,
+        seed: args.seed,
+        scenarios: args.scenarios.0,
+        insiders_per_scenario: args.insiders,
+        start_day: args.start,
+    };
+    let start = Instant::now();
+    let s = run(&cfg, &args.out)?;
+    let rows: u64 = s.rows.iter().sum();
+    eprintln!(
+        "dante simulate cert: {} employees, {} days, {rows} rows (logon {}, device {}, http {}, email {}, file {}), {:.1} MiB, {} insider(s) in {}; {:.2}s",
+        s.employees,
+        cfg.days,
+        s.rows[0],
+        s.rows[1],
+        s.rows[2],
+        s.rows[3],
+        s.rows[4],
+        s.bytes as f64 / (1 << 20) as f64,
+        s.insiders.len(),
+        args.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    for i in &s.insiders {
+        eprintln!(
+            "  scenario {} {}: {} to {}, {} rows",
+            i.scenario,
+            i.user,
+            dante::cert::time::format(i.start),
+            dante::cert::time::format(i.end),
+            i.rows
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -546,3 +546,57 @@ fn clap_rejects_unknown_output() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("--output"), "{}", run.stderr);
 }
+
+#[test]
+fn simulate_cert_writes_a_set_and_names_bad_flags() {
+    let env = Env::new();
+    let run = env.run(&["simulate", "cert", "--out", "set", "--scenarios", "1,7"]);
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.stderr.contains("--scenarios"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\"7\" is not a CERT scenario"),
+        "{}",
+        run.stderr
+    );
+    let run = env.run(&["simulate", "cert", "--out", "set", "--start", "2010-02-30"]);
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.stderr.contains("--start"), "{}", run.stderr);
+    let run = env.run(&["simulate", "cert", "--out", "set", "--users", "12"]);
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.stderr.contains("--users 12"), "{}", run.stderr);
+    assert!(
+        !env.path("set").exists(),
+        "nothing is written on a refused argument"
+    );
+
+    let args = [
+        "simulate",
+        "cert",
+        "--out",
+        "set",
+        "--users",
+        "30",
+        "--days",
+        "35",
+        "--seed",
+        "9",
+        "--scenarios",
+        "2,4",
+    ];
+    let run = env.run(&args).success();
+    assert!(run.stderr.contains("2 insider(s)"), "{}", run.stderr);
+    let answers = std::fs::read_to_string(env.path("set/answers/insiders.csv")).unwrap();
+    assert_eq!(answers.lines().count(), 3, "{answers}");
+    assert!(answers.contains("\n5.2,2,r5.2-2-") && answers.contains("\n5.2,4,r5.2-4-"));
+    for f in ["logon", "device", "http", "email", "file", "psychometric"] {
+        assert!(env.path(&format!("set/{f}.csv")).exists(), "{f}");
+    }
+    // The same directory again is refused, not overwritten.
+    let run = env.run(&args);
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(
+        run.stderr.contains("--out set: exists and is not empty"),
+        "{}",
+        run.stderr
+    );
+}

@@ -230,7 +230,7 @@ impl Pipeline {
         };
         self.learner = None;
         self.scorer = StreamScorer::new(&model);
-        self.windows = Windows::new(self.max_users);
+        self.windows = Windows::with_rows(self.max_users, self.scorer.state_len());
         let id = super::learn::learned(&self.data_dir)
             .map_or_else(|| "learned".to_string(), |p| p.display().to_string());
         self.model = ModelRef::new(id, &model);

@@ -10,6 +10,7 @@
 //! the report gives ROC AUC per user and per user-day, detection at 1% and 5% false positives,
 //! recall per scenario and the category confusion matrix.
 
+use crate::cert::categories::{Categories, Category};
 use crate::cert::keys::{Keyer, UrlClass};
 use crate::cert::org::{self, Insider, Org};
 use crate::cert::{Merged, time};
@@ -145,33 +146,19 @@ pub enum CertEvalError {
     },
 }
 
-/// A URL's category by its domain: the defaults until the category lists arrive as data.
-fn classify(domain: &str) -> UrlClass {
-    const LISTS: [(&[&str], UrlClass); 5] = [
-        (
-            &["wikileaks", "leak", "anonymous", "cryptome"],
-            UrlClass::Leak,
-        ),
-        (
-            &[
-                "job", "career", "monster", "indeed", "linkedin", "hire", "recruit",
-            ],
-            UrlClass::JobSearch,
-        ),
-        (
-            &["dropbox", "drive", "box.com", "mega", "wetransfer", "cloud"],
-            UrlClass::Cloud,
-        ),
-        (&["keylog", "hack", "exploit", "spy"], UrlClass::Hacking),
-        (
-            &["gmail", "yahoo", "hotmail", "outlook", "aol", "mail.com"],
-            UrlClass::Webmail,
-        ),
-    ];
-    LISTS
-        .iter()
-        .find(|(words, _)| words.iter().any(|w| domain.contains(w)))
-        .map_or(UrlClass::Other, |(_, c)| *c)
+/// A domain's class for the keys, from the category lists ([`Categories::embedded`]).
+fn classify(cats: &Categories, domain: &str) -> UrlClass {
+    if cats.is_personal_email(&format!("x@{domain}")) {
+        return UrlClass::Webmail;
+    }
+    match cats.classify_url(domain) {
+        Some(Category::JobSearch) => UrlClass::JobSearch,
+        Some(Category::Leak) => UrlClass::Leak,
+        Some(Category::CloudStorage) => UrlClass::Cloud,
+        Some(Category::Hacking) => UrlClass::Hacking,
+        Some(Category::Webmail) => UrlClass::Webmail,
+        Some(Category::Ordinary) | None => UrlClass::Other,
+    }
 }
 
 /// Everything read from the release.
@@ -186,7 +173,8 @@ struct Read {
 
 fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
     let mut merged = Merged::open(data)?;
-    let mut keyer = Keyer::new(org, classify);
+    let cats = Categories::embedded();
+    let mut keyer = Keyer::new(org, |d| classify(&cats, d));
     let mut vocab: FxHashMap<String, KeyId> = FxHashMap::default();
     let mut user_ids: FxHashMap<String, u32> = FxHashMap::default();
     let mut users = Vec::new();
