@@ -12,18 +12,14 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::net::{TcpListener, UdpSocket};
 
 #[derive(Debug)]
-enum Kept {
-    Udp(std::net::UdpSocket),
-    Tcp(std::net::TcpListener),
-}
-
-#[derive(Debug)]
 struct Entry {
-    socket: Kept,
+    /// A duplicate of the socket's descriptor; the key says which kind of socket it is.
+    socket: OwnedFd,
     /// Taken up by the run being set up.
     used: bool,
 }
@@ -48,33 +44,30 @@ impl Listeners {
         self.with(|m| m.retain(|_, e| e.used));
     }
 
+    /// A duplicate of the socket kept under `key`, now taken up by this run.
+    fn take(&self, key: &str) -> Option<io::Result<OwnedFd>> {
+        self.with(|m| {
+            let e = m.get_mut(key)?;
+            e.used = true;
+            Some(e.socket.try_clone())
+        })
+    }
+
+    /// Keeps a duplicate of `socket` under `key` for the next run.
+    fn keep(&self, key: String, socket: impl AsFd) -> io::Result<()> {
+        let socket = socket.as_fd().try_clone_to_owned()?;
+        self.with(|m| m.insert(key, Entry { socket, used: true }));
+        Ok(())
+    }
+
     /// A UDP socket on `addr`: the one kept from the last run, or a new one.
     pub async fn udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
         let key = format!("udp/{addr}");
-        let kept = self.with(|m| match m.get_mut(&key) {
-            Some(Entry {
-                socket: Kept::Udp(s),
-                used,
-            }) => {
-                *used = true;
-                Some(s.try_clone())
-            }
-            _ => None,
-        });
-        let std = match kept {
-            Some(s) => s?,
+        let std = match self.take(&key) {
+            Some(fd) => std::net::UdpSocket::from(fd?),
             None => {
                 let s = UdpSocket::bind(addr).await?.into_std()?;
-                let dup = s.try_clone()?;
-                self.with(|m| {
-                    m.insert(
-                        key,
-                        Entry {
-                            socket: Kept::Udp(dup),
-                            used: true,
-                        },
-                    )
-                });
+                self.keep(key, &s)?;
                 s
             }
         };
@@ -84,30 +77,11 @@ impl Listeners {
     /// A TCP listener on `addr`: the one kept from the last run, or a new one.
     pub async fn tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
         let key = format!("tcp/{addr}");
-        let kept = self.with(|m| match m.get_mut(&key) {
-            Some(Entry {
-                socket: Kept::Tcp(s),
-                used,
-            }) => {
-                *used = true;
-                Some(s.try_clone())
-            }
-            _ => None,
-        });
-        let std = match kept {
-            Some(s) => s?,
+        let std = match self.take(&key) {
+            Some(fd) => std::net::TcpListener::from(fd?),
             None => {
                 let s = TcpListener::bind(addr).await?.into_std()?;
-                let dup = s.try_clone()?;
-                self.with(|m| {
-                    m.insert(
-                        key,
-                        Entry {
-                            socket: Kept::Tcp(dup),
-                            used: true,
-                        },
-                    )
-                });
+                self.keep(key, &s)?;
                 s
             }
         };
