@@ -114,7 +114,7 @@ impl Pipeline {
             let template = needs_template
                 .then(|| self.keys.miner().template(event.key))
                 .flatten();
-            let user = self.users.user(&event, template.as_deref());
+            let user = self.users.user_ref(&event, template.as_deref());
             if !self.score_hosts && (user.starts_with("host:") || user == "-") {
                 metrics::counter!("dante_events_unscored_total").increment(1);
                 continue;

@@ -14,6 +14,7 @@ pub mod windows;
 use crate::event::{Event, ParamKind};
 use crate::keys::KeyId;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// `[users]`: attribution and the per-user windows.
@@ -100,13 +101,19 @@ impl Attributor {
 
     /// The stream `event` belongs to (`template`: its key's template, for per-template rules).
     pub fn user(&mut self, event: &Event, template: Option<&str>) -> String {
+        self.user_ref(event, template).into_owned()
+    }
+
+    /// [`Self::user`], borrowed from the event where it can be: the agent's path, which would
+    /// otherwise copy a name per event.
+    pub fn user_ref<'e>(&mut self, event: &'e Event, template: Option<&str>) -> Cow<'e, str> {
         if let Some(u) = &event.user {
-            return u.clone();
+            return Cow::Borrowed(u);
         }
-        if let Some(u) = self.rules.user(event, template) {
-            return u;
+        if let Some(u) = self.rules.user_in(event, template) {
+            return Cow::Borrowed(u);
         }
-        attribute(event)
+        Cow::Owned(attribute(event))
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::event::Event;
 use crate::keys::KeyId;
-use regex::Regex;
+use regex::{CaptureLocations, Regex};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
@@ -92,6 +92,26 @@ struct Rule {
     app: Option<String>,
     template: Option<String>,
     re: Regex,
+    /// The index of the `user` group.
+    user: usize,
+    /// Reused by every search, so that a match allocates nothing.
+    locs: CaptureLocations,
+}
+
+impl Rule {
+    fn new(app: Option<String>, template: Option<String>, re: Regex) -> Self {
+        let user = re
+            .capture_names()
+            .position(|n| n == Some("user"))
+            .unwrap_or(0);
+        Self {
+            app,
+            template,
+            locs: re.capture_locations(),
+            user,
+            re,
+        }
+    }
 }
 
 /// Compiled rules and what each key matched.
@@ -137,23 +157,20 @@ impl Rules {
     pub fn new(custom: &[UserRule], builtin: bool) -> Result<Self, RuleError> {
         let mut rules = Vec::new();
         for (i, r) in custom.iter().enumerate() {
-            rules.push(Rule {
-                app: None,
-                template: r.template.clone(),
-                re: compile(i, &r.regex)?,
-            });
+            rules.push(Rule::new(None, r.template.clone(), compile(i, &r.regex)?));
         }
         if builtin {
             for (app, re) in BUILTIN {
-                rules.push(Rule {
-                    app: (!app.is_empty()).then(|| app.to_string()),
-                    template: None,
-                    // Built-in patterns are constants, checked by a test.
-                    re: Regex::new(re).map_err(|e| RuleError {
-                        index: usize::MAX,
-                        reason: e.to_string(),
-                    })?,
-                });
+                // Built-in patterns are constants, checked by a test.
+                let re = Regex::new(re).map_err(|e| RuleError {
+                    index: usize::MAX,
+                    reason: e.to_string(),
+                })?;
+                rules.push(Rule::new(
+                    (!app.is_empty()).then(|| app.to_string()),
+                    None,
+                    re,
+                ));
             }
         }
         Ok(Self {
@@ -170,6 +187,11 @@ impl Rules {
 
     /// The user a rule finds in `event` (keyed, with `template` its key's template).
     pub fn user(&mut self, event: &Event, template: Option<&str>) -> Option<String> {
+        self.user_in(event, template).map(str::to_string)
+    }
+
+    /// [`Self::user`] as a slice of the event's message, without allocating.
+    pub fn user_in<'e>(&mut self, event: &'e Event, template: Option<&str>) -> Option<&'e str> {
         if self.rules.is_empty() {
             return None;
         }
@@ -184,7 +206,7 @@ impl Rules {
             }
         }
         let found =
-            (0..self.rules.len()).find_map(|i| self.try_rule(i, event, template).map(|u| (i, u)));
+            (0..self.rules.len()).find_map(|i| Some((i, self.try_rule(i, event, template)?)));
         if self.by_key.len() >= MAX_REMEMBERED {
             self.by_key.clear();
         }
@@ -193,13 +215,19 @@ impl Rules {
         found.map(|(_, u)| u)
     }
 
-    fn try_rule(&self, i: usize, event: &Event, template: Option<&str>) -> Option<String> {
-        let rule = &self.rules[i];
+    fn try_rule<'e>(
+        &mut self,
+        i: usize,
+        event: &'e Event,
+        template: Option<&str>,
+    ) -> Option<&'e str> {
+        let rule = &mut self.rules[i];
         // A program's name may carry a suffix (`sshd-session`, `CRON`). An event without one
         // (HTTP input gives only the message) is tried against every rule: their patterns are
-        // specific enough.
+        // specific enough. (Compared in place: lowercasing a copy cost an allocation per event.)
         if let (Some(app), Some(prog)) = (&rule.app, event.app.as_deref()) {
-            if !prog.to_ascii_lowercase().starts_with(app.as_str()) {
+            let head = prog.as_bytes().get(..app.len());
+            if !head.is_some_and(|h| h.eq_ignore_ascii_case(app.as_bytes())) {
                 return None;
             }
         }
@@ -208,9 +236,9 @@ impl Rules {
                 return None;
             }
         }
-        let caps = rule.re.captures(&event.message)?;
-        let user = caps.name("user")?.as_str();
-        (!user.is_empty()).then(|| user.to_string())
+        rule.re.captures_read(&mut rule.locs, &event.message)?;
+        let (start, end) = rule.locs.get(rule.user)?;
+        (start < end).then(|| &event.message[start..end])
     }
 }
 
@@ -307,6 +335,30 @@ mod tests {
             .as_deref(),
             Some("test")
         );
+    }
+
+    #[test]
+    fn program_names_match_by_prefix_in_any_case() {
+        // The in-place comparison relies on the built-in names being lowercase.
+        assert!(
+            BUILTIN
+                .iter()
+                .all(|(app, _)| !app.bytes().any(|c| c.is_ascii_uppercase()))
+        );
+        let mut r = Rules::new(&[], true).unwrap();
+        let msg = "Invalid user oracle from 10.0.0.9 port 4242";
+        for (n, app) in ["sshd", "SSHD", "sshd-session", "Sshd[x]"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                r.user(&ev(app, msg, n as KeyId), None).as_deref(),
+                Some("oracle")
+            );
+        }
+        for (n, app) in ["ssh", "xsshd", "", "é"].iter().enumerate() {
+            assert_eq!(r.user(&ev(app, msg, 10 + n as KeyId), None), None, "{app}");
+        }
     }
 
     #[test]
