@@ -71,7 +71,7 @@ impl KeyExtractor {
     /// the source already set are kept.
     pub fn fill(&mut self, event: &mut Event, format: &Format) {
         if event.header_pending {
-            let line = std::mem::take(&mut event.message);
+            let mut line = std::mem::take(&mut event.message);
             let d = format.decode(&line);
             self.unmatched += u64::from(!d.matched);
             event.unmatched = !d.matched;
@@ -86,7 +86,20 @@ impl KeyExtractor {
             if event.user.is_none() {
                 event.user = d.user.map(str::to_string);
             }
-            event.message = d.message.to_string();
+            // The message is (nearly always) a slice of the line: keep it in the line's buffer
+            // instead of copying it into a new one.
+            let start = (d.message.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+            let end = start.wrapping_add(d.message.len());
+            if line
+                .get(start..end)
+                .is_some_and(|m| std::ptr::eq(m, d.message))
+            {
+                line.truncate(end);
+                line.drain(..start);
+                event.message = line;
+            } else {
+                event.message = d.message.to_string();
+            }
             event.header_pending = false;
         } else {
             event.key = self.miner.mine(&event.message);
