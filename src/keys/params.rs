@@ -95,12 +95,14 @@ pub fn classify(value: &str, before: Option<&str>) -> ParamKind {
     {
         return ParamKind::Email;
     }
+    // Compared in place: a lowercased copy cost an allocation per value.
     let user_word = before.is_some_and(|w| {
-        let w = w.trim_end_matches(['=', ':']).to_ascii_lowercase();
-        matches!(
-            w.as_str(),
-            "user" | "for" | "username" | "ruser" | "logname" | "by" | "account" | "uname"
-        )
+        let w = w.trim_end_matches(['=', ':']);
+        [
+            "user", "for", "username", "ruser", "logname", "by", "account", "uname",
+        ]
+        .iter()
+        .any(|u| w.eq_ignore_ascii_case(u))
     });
     if user_word && b[0].is_ascii_alphabetic() {
         return ParamKind::User;
@@ -141,14 +143,17 @@ fn number_with_unit(v: &str) -> Option<ParamKind> {
     if num.is_empty() || num.parse::<f64>().is_err() {
         return None;
     }
-    match unit.to_ascii_lowercase().as_str() {
-        "ns" | "us" | "µs" | "ms" | "s" | "sec" | "secs" | "m" | "min" | "h" | "d" => {
-            Some(ParamKind::Duration)
-        }
-        "b" | "k" | "kb" | "kib" | "mb" | "mib" | "g" | "gb" | "gib" | "tb" | "tib" => {
-            Some(ParamKind::Size)
-        }
-        "%" => Some(ParamKind::Number),
+    // Lowercased on the stack: no unit is longer than 4 bytes.
+    let mut buf = [0u8; 4];
+    let lower = buf.get_mut(..unit.len())?;
+    lower.copy_from_slice(unit.as_bytes());
+    lower.make_ascii_lowercase();
+    match &*lower {
+        b"ns" | b"us" | b"\xc2\xb5s" /* µs */ | b"ms" | b"s" | b"sec" | b"secs" | b"m" | b"min"
+        | b"h" | b"d" => Some(ParamKind::Duration),
+        b"b" | b"k" | b"kb" | b"kib" | b"mb" | b"mib" | b"g" | b"gb" | b"gib" | b"tb"
+        | b"tib" => Some(ParamKind::Size),
+        b"%" => Some(ParamKind::Number),
         _ => None,
     }
 }
@@ -184,6 +189,11 @@ mod tests {
     fn kinds_by_shape() {
         assert_eq!(classify("12ms", None), ParamKind::Duration);
         assert_eq!(classify("3.5MB", None), ParamKind::Size);
+        assert_eq!(classify("5µs", None), ParamKind::Duration);
+        assert_eq!(classify("12MS", None), ParamKind::Duration);
+        assert_eq!(classify("50%", None), ParamKind::Number);
+        assert_eq!(classify("12msec", None), ParamKind::Text);
+        assert_eq!(classify("bob", Some("USER=")), ParamKind::User);
         assert_eq!(classify("/var/log/x", None), ParamKind::Path);
         assert_eq!(classify("0x1f", None), ParamKind::Hex);
         assert_eq!(classify("9f4ef63", None), ParamKind::Hex);
