@@ -104,6 +104,7 @@ impl Pipeline {
             .get(batch.source)
             .map_or("-", String::as_str)
             .to_string();
+        let events = batch.events.len() as u64;
         let mut alerts = 0u64;
         let mut unmatched = 0u64;
         let mut delivered = true;
@@ -191,6 +192,7 @@ impl Pipeline {
             metrics::counter!("dante_parse_unmatched_total", "source" => source)
                 .increment(unmatched);
         }
+        metrics::counter!("dante_events_total").increment(events);
         metrics::counter!("dante_alerts_total").increment(alerts);
         metrics::gauge!("dante_keys_known").set(self.keys.miner().len() as f64);
         metrics::gauge!("dante_users_tracked").set(self.windows.len() as f64);
