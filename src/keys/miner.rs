@@ -63,10 +63,31 @@ enum Kind {
     Partial,
 }
 
+/// Where `<*>` first occurs in `s`: a plain byte loop (`str::find` and `str::contains` set up a
+/// two-way searcher per call, and even memchr's dispatch costs more than the search on these
+/// short tokens).
+pub(crate) fn wildcard_at(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = b[from..].iter().position(|&c| c == b'<') {
+        let at = from + i;
+        if b[at..].starts_with(WILDCARD.as_bytes()) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Whether `s` holds `<*>`.
+pub(crate) fn has_wildcard(s: &str) -> bool {
+    wildcard_at(s).is_some()
+}
+
 fn kind_of(tok: &str) -> Kind {
     if tok == WILDCARD {
         Kind::Wild
-    } else if tok.contains(WILDCARD) {
+    } else if has_wildcard(tok) {
         Kind::Partial
     } else {
         Kind::Literal
@@ -311,8 +332,7 @@ impl Miner {
                 (b'(', b')') | (b'[', b']')
             );
         let second = toks.get(1);
-        let subject =
-            !second.contains(WILDCARD) && second.bytes().all(|b| b.is_ascii_punctuation());
+        let subject = !has_wildcard(second) && second.bytes().all(|b| b.is_ascii_punctuation());
         if !bracketed && !subject {
             return None;
         }
@@ -698,7 +718,7 @@ fn similarity(c: &Cluster, toks: &Tokens) -> (f64, u32) {
         }
     }
     if literals == 0 {
-        let all_values = (0..toks.len()).all(|i| toks.get(i).contains(WILDCARD));
+        let all_values = (0..toks.len()).all(|i| has_wildcard(toks.get(i)));
         (if all_values { 1.0 } else { 0.0 }, 0)
     } else {
         (f64::from(equal) / f64::from(literals), equal)
@@ -708,31 +728,60 @@ fn similarity(c: &Cluster, toks: &Tokens) -> (f64, u32) {
 /// Whether `tok` fits `pattern`, a token with `<*>` in it: the pieces between the wildcards
 /// appear in order, the first at the start and the last at the end.
 pub(crate) fn partial_match(pattern: &str, tok: &str) -> bool {
-    split_values(pattern, tok).is_some()
+    split_values_with(pattern, tok, |_| {})
 }
 
 /// The values that the wildcards of `pattern` stand for in `tok`, or `None` when `tok` does not
 /// fit. Each wildcard takes the shortest text up to the next constant piece.
+#[cfg(test)]
 pub(crate) fn split_values<'t>(pattern: &str, tok: &'t str) -> Option<Vec<&'t str>> {
-    let mut pieces = pattern.split(WILDCARD);
-    let head = pieces.next().unwrap_or("");
-    let mut rest = tok.strip_prefix(head)?;
-    let pieces: Vec<&str> = pieces.collect();
-    let mut values = Vec::with_capacity(pieces.len());
-    for (n, piece) in pieces.iter().enumerate() {
-        if n + 1 == pieces.len() {
-            let v = rest.strip_suffix(piece)?;
-            values.push(v);
-            rest = "";
-        } else if piece.is_empty() {
-            values.push("");
+    let mut values = Vec::new();
+    split_values_with(pattern, tok, |v| values.push(v)).then_some(values)
+}
+
+/// [`split_values`] without a `Vec`: each value goes to `value` as it is found, and the result
+/// says whether `tok` fits (when it does not, some values may already have gone). It runs for
+/// every partial token of every line, so it allocates nothing.
+pub(crate) fn split_values_with<'t>(
+    pattern: &str,
+    tok: &'t str,
+    mut value: impl FnMut(&'t str),
+) -> bool {
+    let Some(first) = wildcard_at(pattern) else {
+        return tok == pattern;
+    };
+    let Some(mut rest) = tok.strip_prefix(&pattern[..first]) else {
+        return false;
+    };
+    // The pattern after the wildcard whose value comes next.
+    let mut after = &pattern[first + WILDCARD.len()..];
+    loop {
+        let Some(at) = wildcard_at(after) else {
+            // The last constant piece ends the token.
+            let Some(v) = rest.strip_suffix(after) else {
+                return false;
+            };
+            value(v);
+            return true;
+        };
+        let piece = &after[..at];
+        if piece.is_empty() {
+            value("");
         } else {
-            let at = rest.find(piece)?;
-            values.push(&rest[..at]);
-            rest = &rest[at + piece.len()..];
+            // A match of a whole UTF-8 piece starts on a char boundary, so byte search is
+            // `str::find`.
+            let found = match piece.as_bytes() {
+                &[c] => memchr::memchr(c, rest.as_bytes()),
+                p => memchr::memmem::find(rest.as_bytes(), p),
+            };
+            let Some(i) = found else {
+                return false;
+            };
+            value(&rest[..i]);
+            rest = &rest[i + piece.len()..];
         }
+        after = &after[at + WILDCARD.len()..];
     }
-    rest.is_empty().then_some(values)
 }
 
 #[inline]
@@ -869,6 +918,47 @@ mod tests {
         assert_eq!(generalize("blk_-<*>", "blk_<*>"), "<*>");
         assert_eq!(generalize("foo", "<*>"), "<*>");
         assert_eq!(generalize("uid=<*>", "uid=bob"), "uid=<*>");
+    }
+
+    /// `split_values` as it was written first (str::split, str::find, two Vecs): the
+    /// reference the byte-search version is held to.
+    fn split_values_reference<'t>(pattern: &str, tok: &'t str) -> Option<Vec<&'t str>> {
+        let mut pieces = pattern.split(WILDCARD);
+        let head = pieces.next().unwrap_or("");
+        let mut rest = tok.strip_prefix(head)?;
+        let pieces: Vec<&str> = pieces.collect();
+        let mut values = Vec::with_capacity(pieces.len());
+        for (n, piece) in pieces.iter().enumerate() {
+            if n + 1 == pieces.len() {
+                let v = rest.strip_suffix(piece)?;
+                values.push(v);
+                rest = "";
+            } else if piece.is_empty() {
+                values.push("");
+            } else {
+                let at = rest.find(piece)?;
+                values.push(&rest[..at]);
+                rest = &rest[at + piece.len()..];
+            }
+        }
+        rest.is_empty().then_some(values)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn split_values_is_the_reference(
+            pattern in "(<\\*>|[a-c=:,<>*é]){0,8}",
+            tok in "[a-c=:,<>*é0-9]{0,12}",
+        ) {
+            proptest::prop_assert_eq!(
+                split_values(&pattern, &tok),
+                split_values_reference(&pattern, &tok),
+                "{:?} {:?}", pattern, tok
+            );
+            proptest::prop_assert_eq!(has_wildcard(&pattern), pattern.contains(WILDCARD));
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Parameter values: aligning a message with its template and typing each value.
 
-use super::miner::split_values;
+use super::miner::{split_values_with, wildcard_at};
 use super::token::{Tokens, WILDCARD, tokenize};
 use crate::event::{Param, ParamKind};
 use std::net::IpAddr;
@@ -28,27 +28,17 @@ pub fn extract_tokens(msg: &str, toks: &Tokens, template: &[Box<str>]) -> Vec<Pa
                 kind: classify(v, key),
                 value: v.to_string(),
             };
-            // A whole-token value (most are) needs no split.
-            let split = if &**pat == WILDCARD {
-                None
-            } else {
-                split_values(pat, raw)
-            };
-            match split {
-                Some(values) => out.extend(values.into_iter().map(param)),
-                None => out.push(param(raw)),
+            // A whole-token value (most are) needs no split; a token that no longer fits is
+            // taken whole.
+            let before = out.len();
+            if &**pat == WILDCARD || !split_values_with(pat, raw, |v| out.push(param(v))) {
+                out.truncate(before);
+                out.push(param(raw));
             }
         }
         prev = Some(pat);
     }
     out
-}
-
-/// Where `<*>` first occurs in `pat`: one byte search, cheaper than `str::find`'s setup on
-/// these short tokens.
-fn wildcard_at(pat: &str) -> Option<usize> {
-    let b = pat.as_bytes();
-    memchr::memchr_iter(b'<', b).find(|&i| b[i..].starts_with(WILDCARD.as_bytes()))
 }
 
 /// The kind of `value`; `before` is the template text just before it (`user`, `uid=`…).
@@ -58,7 +48,7 @@ pub fn classify(value: &str, before: Option<&str>) -> ParamKind {
     if b.is_empty() {
         return ParamKind::Text;
     }
-    if v.contains("://") {
+    if has_scheme(b) {
         return ParamKind::Url;
     }
     if is_ip(v) {
@@ -110,7 +100,20 @@ pub fn classify(value: &str, before: Option<&str>) -> ParamKind {
     ParamKind::Text
 }
 
+/// Whether `b` holds `://`: a byte search (`str::contains` sets up a two-way searcher per call,
+/// more than the search costs on these short values).
+fn has_scheme(b: &[u8]) -> bool {
+    memchr::memchr_iter(b':', b).any(|i| b[i + 1..].starts_with(b"//"))
+}
+
 fn is_ip(v: &str) -> bool {
+    // Everything below parses only these bytes (`+` for a port as u16 reads it): anything else,
+    // as in most words, is no address, found without running the parsers.
+    let ip_byte =
+        |c: &u8| c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b'/' | b'[' | b']' | b'+');
+    if !v.as_bytes().iter().all(ip_byte) {
+        return false;
+    }
     if v.parse::<IpAddr>().is_ok() {
         return true;
     }
@@ -208,6 +211,56 @@ mod tests {
         assert_eq!(classify("https://x", None), ParamKind::Url);
         assert_eq!(classify("bob", Some("user")), ParamKind::User);
         assert_eq!(classify("bob", Some("from")), ParamKind::Text);
+    }
+
+    /// `is_ip` before its byte pre-check.
+    fn is_ip_reference(v: &str) -> bool {
+        v.parse::<IpAddr>().is_ok()
+            || v.rsplit_once(':').is_some_and(|(host, port)| {
+                port.parse::<u16>().is_ok()
+                    && host
+                        .trim_start_matches('/')
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<IpAddr>()
+                        .is_ok()
+            })
+            || v.strip_prefix('/').is_some_and(is_ip_reference)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn the_ip_pre_check_changes_nothing(
+            v in "[0-9a-fA-F.:/\\[\\]+]{0,20}|(/?\\[?[0-9.:a-f]{1,16}\\]?(:\\+?[0-9]{1,6})?[g% ]?)|[a:/]{0,8}",
+        ) {
+            proptest::prop_assert_eq!(is_ip(&v), is_ip_reference(&v), "{:?}", v);
+            proptest::prop_assert_eq!(has_scheme(v.as_bytes()), v.contains("://"));
+        }
+    }
+
+    #[test]
+    fn ip_shapes() {
+        for ip in [
+            "10.0.0.1",
+            "10.0.0.1:22",
+            "[fe80::1]:443",
+            "/10.0.0.1",
+            "::ffff:1.2.3.4",
+            "1.2.3.4:+22",
+        ] {
+            assert!(is_ip(ip), "{ip}");
+        }
+        for not in [
+            "alice",
+            "1.2.3",
+            "10.0.0.1:99999",
+            "fe80::1%eth0",
+            "10.0.0.1 ",
+        ] {
+            assert!(!is_ip(not), "{not}");
+        }
     }
 
     #[test]
