@@ -93,9 +93,19 @@ run_file_once() { # input → "seconds cpu_seconds alerts"
     taskset -c 0 "$bin" run --config "$work/agent.toml" > /dev/null 2> "$work/stderr.txt" &
     pid=$!
     count=0
+    last=
+    stalled=0
     while [ "$count" != "$lines" ]; do
         if ! kill -0 "$pid" 2> /dev/null; then
             echo "dante run stopped early: $(tail -3 "$work/stderr.txt")" >&2
+            exit 1
+        fi
+        # A dante without the counter (older builds), or one that stopped reading, would keep
+        # this loop going: give up after 20 s without progress.
+        if [ "$count" = "$last" ]; then stalled=$((stalled + 1)); else stalled=0; last=$count; fi
+        if [ "$stalled" -gt 2000 ]; then
+            kill -TERM "$pid"
+            echo "no progress past ${count:-0} of $lines lines (dante_events_total) for 20 s" >&2
             exit 1
         fi
         sleep 0.01
