@@ -89,9 +89,16 @@ run_file_once() { # input → "seconds cpu_seconds alerts"
     local lines pid start end count ticks
     lines=$(wc -l < "$1")
     write_config "$1"
+    # Another process answering there would be read instead of this run.
+    if curl -s -o /dev/null "http://127.0.0.1:$port/metrics"; then
+        echo "127.0.0.1:$port is in use: stop what listens there first" >&2
+        exit 1
+    fi
     start=$(date +%s.%N)
     taskset -c 0 "$bin" run --config "$work/agent.toml" > /dev/null 2> "$work/stderr.txt" &
     pid=$!
+    # However this script ends, the agent does not outlive it.
+    trap 'kill -TERM "$pid" 2> /dev/null || true' EXIT
     count=0
     last=
     stalled=0
@@ -109,13 +116,16 @@ run_file_once() { # input → "seconds cpu_seconds alerts"
             exit 1
         fi
         sleep 0.01
-        count=$(taskset -c 1 curl -s "http://127.0.0.1:$port/metrics" \
+        # Before the API is up curl fails: that is no reason to stop.
+        count=$( (taskset -c 1 curl -s "http://127.0.0.1:$port/metrics" || true) \
             | awk '$1 == "dante_events_total" {print $2}')
     done
     end=$(date +%s.%N)
+    # Fields 14 and 15 (utime, stime); the command name in field 2 has no spaces here.
     ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill -TERM "$pid"
     wait "$pid" || true
+    trap - EXIT
     awk -v s="$start" -v e="$end" -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v a="$(wc -l < "$work/alerts.jsonl")" \
         'BEGIN {printf "%.3f %.3f %d\n", e - s, t / hz, a}'
 }
