@@ -152,3 +152,47 @@ impl KeyExtractor {
         self.unmatched
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_keeps_the_decoded_message_and_header() {
+        let lines = [
+            "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 1.2.3.4  ",
+            "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick",
+            "Jun 31 06:55:46 LabSZ sshd[1]: no such day",
+            "h1 hello",
+            "h1",
+            "",
+            "Ünïcode line ✓",
+        ];
+        let formats = [
+            Format::Auto,
+            Format::Syslog,
+            Format::Raw,
+            // The message group may not take part: decode then gives "" from no line at all.
+            Format::regex(r"^(?P<host>\S+)(?: (?P<message>.*))?$").unwrap(),
+        ];
+        for format in &formats {
+            let mut keys = KeyExtractor::new(format.clone(), Miner::default());
+            for line in lines {
+                let mut event = Event {
+                    message: line.to_string(),
+                    header_pending: true,
+                    ..Event::default()
+                };
+                keys.fill(&mut event, format);
+                let d = format.decode(line);
+                assert_eq!(event.message, d.message, "{format}: {line:?}");
+                assert_eq!(event.host.as_deref(), d.host, "{format}: {line:?}");
+                assert_eq!(event.app.as_deref(), d.app, "{format}: {line:?}");
+                assert_eq!(event.pid.as_deref(), d.pid, "{format}: {line:?}");
+                assert_eq!(event.timestamp, d.timestamp, "{format}: {line:?}");
+                assert_eq!(event.unmatched, !d.matched, "{format}: {line:?}");
+                assert!(!event.header_pending);
+            }
+        }
+    }
+}
