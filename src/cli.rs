@@ -307,12 +307,17 @@ enum EvalCommand {
         /// Where the outputs go.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// The share of users flagged (the alert budget).
-        #[arg(long, default_value_t = 0.01)]
+        /// The alert budget: the share of the test period's users flagged (0.05: one in twenty
+        /// over the whole period).
+        #[arg(long, default_value_t = 0.05)]
         budget: f64,
-        /// At most this many baseline user-days train the model (sampled with --seed).
-        #[arg(long, default_value_t = 20_000)]
-        max_train_sessions: usize,
+        /// At most this many baseline keys train the model (user-days drawn with --seed, cut
+        /// into pieces of 64 keys).
+        #[arg(long, default_value_t = 50_000)]
+        max_train_keys: usize,
+        /// evidence.tsv explains at least this many top users (every flagged user in any case).
+        #[arg(long, default_value_t = 0)]
+        explain: usize,
         /// Scoring threads (default: the machine's cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -379,16 +384,18 @@ pub fn run() -> Result<ExitCode> {
             train_end,
             out,
             budget,
-            max_train_sessions,
+            max_train_keys,
+            explain,
             threads,
             model,
         }) => eval_cert(dante::eval::cert::CertEval {
+            explain,
             data,
             train_end,
             out,
             budget,
             train: model.config(),
-            max_train_sessions,
+            max_train_keys,
             threads: threads_or_cores(threads),
         }),
         Command::Eval(EvalCommand::Loghub {

@@ -1,22 +1,26 @@
 //! `dante eval cert`: DANTE's experiment on a CERT release, measured honestly.
 //!
 //! The activity is keyed with context ([`crate::cert::keys`]) and cut into one session per user
-//! per day. The LSTM is trained only on the days before `train_end` (no labels), then every day
-//! is scored; a day's score is how many of its keys the model did not expect, measured against
-//! the same user's days in the baseline (a z-score: an admin who always logs on widely is not
-//! alarming for doing so again). A user's score is their highest test day. The users above the
-//! alert budget's threshold are flagged, with a threat category read off the words of their
-//! anomalous days (signatures of the CERT scenarios, never the answer key). With an answer key
-//! the report gives ROC AUC per user and per user-day, detection at 1% and 5% false positives,
-//! recall per scenario and the category confusion matrix.
+//! per day. The LSTM is trained only on days before `train_end` (no labels; a sample of them,
+//! in pieces of 64 keys), then every day is scored. Each key's surprise is the model's, made
+//! personal by how much more or less often this user had the key in the baseline than everyone
+//! did ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's
+//! 99th percentile. A day's score is that evidence above the user's own baseline mean, and a
+//! user's score the sum of their test days' scores above 1 plus their highest. The users at the
+//! alert budget's top are flagged, with a threat category read off the words of the days that
+//! made their score (signatures of the CERT scenarios, never the answer key) and the keys that
+//! made it in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
+//! user-day, detection at 1% and 5% false positives, recall per scenario and the category
+//! confusion matrix.
 
 use crate::cert::categories::{Categories, Category};
 use crate::cert::keys::{Keyer, UrlClass};
 use crate::cert::org::{self, Insider, Org};
 use crate::cert::{Merged, time};
 use crate::keys::KeyId;
-use crate::model::SplitMix;
-use crate::model::train::{TrainConfig, train};
+use crate::model::infer::Scorer;
+use crate::model::train::{TrainConfig, surprise, train};
+use crate::model::{SplitMix, Vocabulary};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::io::Write;
@@ -36,10 +40,12 @@ pub struct CertEval {
     pub budget: f64,
     /// Training settings (hidden size, seed…).
     pub train: TrainConfig,
-    /// At most this many baseline sessions train the model (sampled with the seed).
-    pub max_train_sessions: usize,
+    /// At most this many baseline keys train the model (days drawn with the seed).
+    pub max_train_keys: usize,
     /// Scoring threads.
     pub threads: usize,
+    /// `evidence.tsv` explains at least this many top users (all flagged ones in any case).
+    pub explain: usize,
 }
 
 /// The words a key line can carry that the threat signatures read.
@@ -164,6 +170,8 @@ fn classify(cats: &Categories, domain: &str) -> UrlClass {
 /// Everything read from the release.
 struct Read {
     users: Vec<String>,
+    /// Key lines by key id - 1.
+    lines: Vec<String>,
     days: FxHashMap<(u32, i64), Day>,
     events: u64,
     bad_rows: u64,
@@ -185,8 +193,14 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
         first = first.min(a.time);
         last = last.max(a.time);
         let line = keyer.key(&a);
-        let next = vocab.len() as KeyId + 1;
-        let key = *vocab.entry(line.to_string()).or_insert(next);
+        let key = match vocab.get(line) {
+            Some(k) => *k,
+            None => {
+                let next = vocab.len() as KeyId + 1;
+                vocab.insert(line.to_string(), next);
+                next
+            }
+        };
         let signals = line
             .split(' ')
             .filter_map(|w| SIGNALS.iter().position(|s| *s == w));
@@ -211,8 +225,13 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
             data.display()
         )));
     }
+    let mut lines = vec![String::new(); vocab.len()];
+    for (line, k) in vocab {
+        lines[k as usize - 1] = line;
+    }
     Ok(Read {
         users,
+        lines,
         days,
         events,
         bad_rows: merged.bad_rows,
@@ -224,7 +243,10 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
 /// The CERT scenario a flagged user's anomalous days look like (0: none fits).
 fn category(s: &[u32; SIGNALS.len()]) -> u8 {
     let has = |w: &str| SIGNALS.iter().position(|x| *x == w).map_or(0, |i| s[i]) > 0;
-    if has("hacking") || has("supervisor") {
+    // Files mailed to a personal address from someone else's PC are scenario 4 even when that
+    // PC is the supervisor's (on three simulated sets, 9 of 26 such insiders were called 3);
+    // the supervisor's PC without it, or a hacking tool, is scenario 3.
+    if has("hacking") {
         3
     } else if has("leak") {
         1
@@ -232,11 +254,262 @@ fn category(s: &[u32; SIGNALS.len()]) -> u8 {
         2
     } else if has("cloud") {
         5
-    } else if has("webmail") && has("other") {
+    } else if has("webmail") && (has("other") || has("supervisor")) {
         4
+    } else if has("supervisor") {
+        3
     } else {
         0
     }
+}
+
+/// Day scores at or below this add nothing to a user's score: ordinary variation.
+const DAY_FLOOR: f64 = 1.0;
+
+/// Training keys come in pieces of at most this many: a long day would otherwise be one long,
+/// serial pass through the LSTM (and pad its whole batch to its length).
+const TRAIN_PIECE: usize = 64;
+
+/// Baseline days, in the (shuffled) order given, cut into pieces, until `max_keys` keys.
+fn training_pieces(
+    baseline: &[&(u32, i64)],
+    days: &FxHashMap<(u32, i64), Day>,
+    max_keys: usize,
+) -> Vec<Vec<KeyId>> {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for k in baseline {
+        if total >= max_keys.max(1) {
+            break;
+        }
+        for piece in days[*k].keys.chunks(TRAIN_PIECE) {
+            total += piece.len();
+            out.push(piece.to_vec());
+        }
+    }
+    out
+}
+
+/// What each user did in the baseline: how often each key, against everyone's.
+///
+/// The LSTM is one model for all users and knows only what is usual for the organisation; these
+/// counts make its surprise personal. A key's surprise for a user is the model's plus
+/// `ln(p_all(k) / p_user(k))`, where `p_user` is the user's own share of the key, pulled towards
+/// everyone's share by a prior worth [`PRIOR_KEYS`] keys: a thumb drive is unremarkable for the
+/// users who always carry one and remarkable for one who never did, and a user with little
+/// history is judged like everyone.
+struct Habits {
+    users: FxHashMap<u32, (FxHashMap<KeyId, u32>, u64)>,
+    all: FxHashMap<KeyId, u64>,
+    total: u64,
+}
+
+/// How many keys of evidence the everyone-prior is worth in a user's key shares.
+const PRIOR_KEYS: f64 = 50.0;
+
+impl Habits {
+    fn of<'d>(days: impl Iterator<Item = (u32, &'d Day)>) -> Self {
+        let mut h = Self {
+            users: FxHashMap::default(),
+            all: FxHashMap::default(),
+            total: 0,
+        };
+        for (u, d) in days {
+            let (counts, n) = h.users.entry(u).or_default();
+            for k in &d.keys {
+                *counts.entry(*k).or_default() += 1;
+                *h.all.entry(*k).or_default() += 1;
+            }
+            *n += d.keys.len() as u64;
+            h.total += d.keys.len() as u64;
+        }
+        h
+    }
+
+    /// `ln(p_all(k) / p_user(k))` for `count` uses of `k` by `user` in the day being scored,
+    /// which, when the day is a baseline day, are taken out of the user's counts (so a baseline
+    /// day is judged as if unseen, like a test day). 0 for a key nobody had.
+    fn personal(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> f64 {
+        let Some(&all) = self.all.get(&k) else {
+            return 0.0;
+        };
+        let p_all = all as f64 / self.total.max(1) as f64;
+        let (c, n) = self.users.get(&user).map_or((0, 0), |(counts, n)| {
+            (counts.get(&k).copied().unwrap_or(0), *n)
+        });
+        let (c, n) = match own {
+            Some((dc, dn)) => (c.saturating_sub(dc), n.saturating_sub(dn)),
+            None => (c, n),
+        };
+        let p_user = (f64::from(c) + PRIOR_KEYS * p_all) / (n as f64 + PRIOR_KEYS);
+        (p_all / p_user).ln()
+    }
+}
+
+/// The per-key surprises of `keys` (`-ln p` of each key given the ones before it); a key the
+/// model does not know gets `unknown`.
+fn surprises(
+    scorer: &Scorer,
+    vocab: &Vocabulary,
+    keys: &[KeyId],
+    unknown: f64,
+    out: &mut Vec<f64>,
+) {
+    out.clear();
+    let mut state = scorer.zero();
+    let mut probs = vec![0f32; scorer.outputs()];
+    scorer.step(&mut state, vocab.start());
+    for k in keys {
+        let i = vocab.index(*k);
+        scorer.predict(&state, &mut probs);
+        out.push(if i == 0 { unknown } else { surprise(probs[i]) });
+        scorer.step(&mut state, i);
+    }
+}
+
+/// The surprise of a key never seen in the baseline: as if seen less than once among its
+/// `events`.
+fn unknown_surprise(events: u64) -> f64 {
+    (events.max(2) as f64).ln() + 1.0
+}
+
+/// One day's keys with their personal surprise ([`Habits`]); `baseline` when the day is one of
+/// the user's baseline days.
+#[allow(clippy::too_many_arguments)]
+fn personal_surprises(
+    scorer: &Scorer,
+    vocab: &Vocabulary,
+    habits: &Habits,
+    user: u32,
+    keys: &[KeyId],
+    baseline: bool,
+    unknown: f64,
+    out: &mut Vec<f64>,
+) {
+    surprises(scorer, vocab, keys, unknown, out);
+    // A key the model did not train on (the training keys are a sample) but the baseline has:
+    // its surprise is its rarity in the baseline.
+    for (s, k) in out.iter_mut().zip(keys) {
+        if vocab.index(*k) == 0 {
+            if let Some(&c) = habits.all.get(k) {
+                *s = (habits.total.max(1) as f64 / c as f64).ln();
+            }
+        }
+    }
+    let mut counts: FxHashMap<KeyId, u32> = FxHashMap::default();
+    if baseline {
+        for k in keys {
+            *counts.entry(*k).or_default() += 1;
+        }
+    }
+    let n = keys.len() as u64;
+    for (s, k) in out.iter_mut().zip(keys) {
+        let own = baseline.then(|| (counts[k], n));
+        *s += habits.personal(user, *k, own);
+    }
+}
+
+/// The surprise below which a key is unremarkable: the 99th percentile over (up to 2,000)
+/// baseline days.
+fn surprise_floor(
+    scorer: &Scorer,
+    vocab: &Vocabulary,
+    habits: &Habits,
+    baseline: &[&(u32, i64)],
+    days: &FxHashMap<(u32, i64), Day>,
+    events: u64,
+) -> f64 {
+    let mut all = Vec::new();
+    let mut one = Vec::new();
+    for k in baseline.iter().take(2000) {
+        let keys = &days[*k].keys;
+        personal_surprises(
+            scorer,
+            vocab,
+            habits,
+            k.0,
+            keys,
+            true,
+            unknown_surprise(events),
+            &mut one,
+        );
+        all.extend_from_slice(&one);
+    }
+    all.sort_by(f64::total_cmp);
+    all.get(all.len() * 99 / 100).copied().unwrap_or(0.0)
+}
+
+/// A day's evidence: for each distinct key, its highest personal surprise above `floor`,
+/// weighted by `1 + ln` of how often it was that surprising. Repeats add, but slowly: a hundred
+/// copies to a thumb drive are more than one, not a hundred times one.
+fn evidence(
+    surprises: &[f64],
+    keys: &[KeyId],
+    floor: f64,
+    per_key: &mut Vec<(KeyId, f64, u32)>,
+) -> f64 {
+    per_key.clear();
+    for (k, s) in keys.iter().zip(surprises) {
+        let excess = s - floor;
+        if excess <= 0.0 {
+            continue;
+        }
+        match per_key.iter_mut().find(|e| e.0 == *k) {
+            Some(e) => {
+                e.1 = e.1.max(excess);
+                e.2 += 1;
+            }
+            None => per_key.push((*k, excess, 1)),
+        }
+    }
+    per_key
+        .iter()
+        .map(|(_, e, n)| e * (1.0 + f64::from(*n).ln()))
+        .sum()
+}
+
+/// [`evidence`] of every day, on `threads` threads.
+#[allow(clippy::too_many_arguments)]
+fn evidence_all(
+    scorer: &Scorer,
+    vocab: &Vocabulary,
+    all: &[(&(u32, i64), &Day)],
+    habits: &Habits,
+    split: i64,
+    floor: f64,
+    unknown: f64,
+    threads: usize,
+) -> Vec<f64> {
+    let chunk = all.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = all
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
+                    part.iter()
+                        .map(|(k, d)| {
+                            personal_surprises(
+                                scorer,
+                                vocab,
+                                habits,
+                                k.0,
+                                &d.keys,
+                                k.1 < split,
+                                unknown,
+                                &mut scratch,
+                            );
+                            evidence(&scratch, &d.keys, floor, &mut per_key)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// ROC AUC of `scores` against `labels` (ties counted half).
@@ -292,7 +565,6 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     let split = cfg
         .train_end
         .map_or((first_day + last_day + 1) / 2, |t| t.div_euclid(time::DAY));
-    // Baseline sessions only, sampled down to the budget.
     let mut baseline: Vec<&(u32, i64)> = read.days.keys().filter(|(_, d)| *d < split).collect();
     baseline.sort_unstable();
     if baseline.is_empty() {
@@ -303,24 +575,41 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     }
     let mut rng = SplitMix::new(cfg.train.seed);
     rng.shuffle(&mut baseline);
-    baseline.truncate(cfg.max_train_sessions.max(1));
-    let sessions: Vec<Vec<KeyId>> = baseline
-        .iter()
-        .map(|k| read.days[*k].keys.clone())
-        .collect();
+    let sessions = training_pieces(&baseline, &read.days, cfg.max_train_keys);
     let t = Instant::now();
     let model = train(&sessions, &cfg.train, None)?;
     let train_seconds = t.elapsed().as_secs_f64();
     // Every day scored: the baseline's days give each user's normal.
     let mut all: Vec<(&(u32, i64), &Day)> = read.days.iter().collect();
     all.sort_unstable_by_key(|(k, _)| **k);
-    let refs: Vec<&[KeyId]> = all.iter().map(|(_, d)| d.keys.as_slice()).collect();
-    let verdicts = crate::score::score_all(&model, &refs, cfg.threads.max(1), 1 << 16);
-    let raw: Vec<f64> = verdicts
-        .iter()
-        .zip(&refs)
-        .map(|(v, k)| v.score * (k.len() + 1) as f64 + v.surprise / 100.0)
-        .collect();
+    let habits = Habits::of(
+        all.iter()
+            .filter(|(k, _)| k.1 < split)
+            .map(|(k, d)| (k.0, *d)),
+    );
+    let scorer = Scorer::new(&model);
+    let floor = surprise_floor(
+        &scorer,
+        &model.vocab,
+        &habits,
+        &baseline,
+        &read.days,
+        read.events,
+    );
+    let raw = evidence_all(
+        &scorer,
+        &model.vocab,
+        &all,
+        &habits,
+        split,
+        floor,
+        unknown_surprise(read.events),
+        cfg.threads,
+    );
+    // A day's score: its evidence above the user's usual (their baseline days' mean), in units
+    // of the typical user's day-to-day spread. The personal surprises already judge each key
+    // against the user's habits; dividing by each user's own spread as well let a noisy
+    // baseline hide anything (measured: user AUC 0.92 against 0.98 on a 1,000-user set).
     let mut normal: FxHashMap<u32, (f64, f64, f64)> = FxHashMap::default();
     for ((k, _), r) in all.iter().zip(&raw) {
         if k.1 < split {
@@ -328,15 +617,20 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             *e = (e.0 + 1.0, e.1 + r, e.2 + r * r);
         }
     }
+    let mut spreads: Vec<f64> = normal
+        .values()
+        .filter(|v| v.0 > 1.0)
+        .map(|&(n, s, ss)| ((ss - s * s / n) / (n - 1.0)).max(0.0).sqrt())
+        .collect();
+    spreads.sort_by(f64::total_cmp);
+    let typical = spreads
+        .get(spreads.len() / 2)
+        .copied()
+        .unwrap_or(1.0)
+        .max(1e-3);
     let z = |u: u32, r: f64| {
-        let (n, s, ss) = normal.get(&u).copied().unwrap_or_default();
-        let mean = if n > 0.0 { s / n } else { 0.0 };
-        let var = if n > 1.0 {
-            (ss - s * s / n) / (n - 1.0)
-        } else {
-            0.0
-        };
-        (r - mean) / (var.max(0.0).sqrt() + 1.0)
+        let (n, s, _) = normal.get(&u).copied().unwrap_or_default();
+        (r - if n > 0.0 { s / n } else { 0.0 }) / typical
     };
     // Test days: (user, day, score, index into all).
     let test: Vec<(u32, i64, f64, usize)> = all
@@ -346,26 +640,53 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         .filter(|(_, ((k, _), _))| k.1 >= split)
         .map(|(i, ((k, _), r))| (k.0, k.1, z(k.0, *r), i))
         .collect();
-    let mut best: FxHashMap<u32, f64> = FxHashMap::default();
+    // A user's score: the sum of their test days' scores above [`DAY_FLOOR`], plus their
+    // highest day. Insiders act on several days (job hunting for weeks, files mailed home again
+    // and again) more often than benign users have one odd day: the sum beat the highest day
+    // alone (user AUC 0.98 against 0.94 on a 1,000-user set); adding the highest day keeps a
+    // one-day strike (scenario 3) in view.
+    let mut sums: FxHashMap<u32, (f64, f64)> = FxHashMap::default();
     for &(u, _, s, _) in &test {
-        let b = best.entry(u).or_insert(f64::NEG_INFINITY);
-        *b = b.max(s);
+        let e = sums.entry(u).or_insert((0.0, f64::NEG_INFINITY));
+        e.0 += if s > DAY_FLOOR { s } else { 0.0 };
+        e.1 = e.1.max(s);
     }
+    let best: FxHashMap<u32, f64> = sums
+        .into_iter()
+        .map(|(u, (sum, top))| (u, sum + top))
+        .collect();
     let scores: Vec<f64> = best.values().copied().collect();
     let cut = threshold(&scores, cfg.budget);
+    // `test` is in (user, day) order: each user's days are one run of it.
+    let mut runs: FxHashMap<u32, std::ops::Range<usize>> = FxHashMap::default();
+    for (n, t) in test.iter().enumerate() {
+        runs.entry(t.0).or_insert(n..n).end = n + 1;
+    }
     let mut results: Vec<UserResult> = best
         .iter()
         .map(|(&u, &score)| {
-            let flagged = score >= cut && score.is_finite();
+            let flagged = score >= cut && score > 0.0 && score.is_finite();
             let mut signals = [0u32; SIGNALS.len()];
             let mut first_alert = None;
-            for &(tu, _, s, i) in &test {
-                if tu == u && flagged && s >= cut {
-                    let d = all[i].1;
-                    first_alert = Some(first_alert.map_or(d.first, |f: i64| f.min(d.first)));
-                    for (a, b) in signals.iter_mut().zip(d.signals) {
-                        *a += b;
-                    }
+            let (mut sum, mut top) = (0.0, f64::NEG_INFINITY);
+            let days = match runs.get(&u) {
+                Some(r) if flagged => &test[r.clone()],
+                _ => &[],
+            };
+            for &(_, _, s, i) in days {
+                top = f64::max(top, s);
+                if s <= DAY_FLOOR {
+                    continue;
+                }
+                // The alert fires on the day the user's score reaches the threshold; the
+                // category reads every day that added to it.
+                sum += s;
+                let d = all[i].1;
+                if first_alert.is_none() && sum + top >= cut {
+                    first_alert = Some(d.first);
+                }
+                for (a, b) in signals.iter_mut().zip(d.signals) {
+                    *a += b;
                 }
             }
             UserResult {
@@ -379,6 +700,15 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         .collect();
     results.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.user.cmp(&b.user)));
     write_outputs(cfg, &results, &test, &read)?;
+    let explain = ExplainWith {
+        scorer: &scorer,
+        vocab: &model.vocab,
+        habits: &habits,
+        floor,
+        unknown: unknown_surprise(read.events),
+        split,
+    };
+    write_evidence(cfg, &results, &test, &all, &read, &explain)?;
     let report = answers.map(|a| {
         report(
             &a.insiders,
@@ -455,6 +785,78 @@ fn write_outputs(
         .map_err(err(&path))?;
     }
     out.flush().map_err(err(&path))
+}
+
+/// What explaining a day needs.
+struct ExplainWith<'a> {
+    scorer: &'a Scorer,
+    vocab: &'a Vocabulary,
+    habits: &'a Habits,
+    floor: f64,
+    unknown: f64,
+    split: i64,
+}
+
+/// `evidence.tsv`: for each flagged user (or the `explain` top users), their five highest days
+/// among those that added to their score and, for each, the keys that made it: `user, date, day score, key line,
+/// times, surprise above the floor`, most surprising first.
+fn write_evidence(
+    cfg: &CertEval,
+    users: &[UserResult],
+    test: &[(u32, i64, f64, usize)],
+    all: &[(&(u32, i64), &Day)],
+    read: &Read,
+    with: &ExplainWith<'_>,
+) -> Result<(), CertEvalError> {
+    let path = cfg.out.join("evidence.tsv");
+    let err = |source| CertEvalError::Write {
+        path: path.clone(),
+        source,
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err)?);
+    writeln!(out, "user\tdate\tday_score\tkey\tcount\texcess").map_err(err)?;
+    let shown = users.iter().filter(|u| u.flagged).count().max(cfg.explain);
+    let ids: FxHashMap<&str, u32> = read
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.as_str(), i as u32))
+        .collect();
+    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
+    for u in users.iter().take(shown) {
+        let id = ids[u.user.as_str()];
+        let mut days: Vec<&(u32, i64, f64, usize)> = test
+            .iter()
+            .filter(|t| t.0 == id && t.2 > DAY_FLOOR)
+            .collect();
+        days.sort_by(|a, b| b.2.total_cmp(&a.2));
+        for &&(_, day, score, i) in days.iter().take(5) {
+            let keys = &all[i].1.keys;
+            personal_surprises(
+                with.scorer,
+                with.vocab,
+                with.habits,
+                id,
+                keys,
+                day < with.split,
+                with.unknown,
+                &mut scratch,
+            );
+            evidence(&scratch, keys, with.floor, &mut per_key);
+            per_key.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (k, excess, n) in per_key.iter().take(8) {
+                let line = read.lines.get(*k as usize - 1).map_or("?", String::as_str);
+                writeln!(
+                    out,
+                    "{}\t{}\t{score:.3}\t{line}\t{n}\t{excess:.2}",
+                    u.user,
+                    time::date(day * time::DAY)
+                )
+                .map_err(err)?;
+            }
+        }
+    }
+    out.flush().map_err(err)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -788,7 +1190,8 @@ mod tests {
                 epochs: 8,
                 ..TrainConfig::default()
             },
-            max_train_sessions: 10_000,
+            max_train_keys: 50_000,
+            explain: 0,
             threads: 2,
         };
         let (users, report) = run(&cfg).unwrap();
@@ -802,6 +1205,14 @@ mod tests {
         let tsv = std::fs::read_to_string(out.join("users.tsv")).unwrap();
         assert_eq!(tsv.lines().count(), 30);
         assert!(tsv.starts_with("U007\t"), "{tsv}");
+        // The evidence names the insider's leak upload among their keys.
+        let evidence = std::fs::read_to_string(out.join("evidence.tsv")).unwrap();
+        assert!(
+            evidence
+                .lines()
+                .any(|l| l.starts_with("U007\t") && l.contains("leak")),
+            "{evidence}"
+        );
         let days = std::fs::read_to_string(out.join("user_days.tsv")).unwrap();
         assert!(days.lines().all(|l| l.split('\t').count() == 3));
         assert!(out.join("report.json").exists());
@@ -837,6 +1248,11 @@ mod tests {
         let set = |s: &mut [u32; SIGNALS.len()], w: &str| {
             s[SIGNALS.iter().position(|x| *x == w).unwrap()] += 1;
         };
+        set(&mut s, "supervisor");
+        assert_eq!(category(&s), 3);
+        set(&mut s, "webmail");
+        assert_eq!(category(&s), 4, "mailed home from the supervisor's PC");
+        let mut s = [0u32; SIGNALS.len()];
         set(&mut s, "webmail");
         set(&mut s, "other");
         assert_eq!(category(&s), 4);
