@@ -333,6 +333,10 @@ enum EvalCommand {
         /// Also write the results as JSON here.
         #[arg(long, value_name = "OUT")]
         json: Option<PathBuf>,
+        /// Write each validation and test session's ranks and probabilities here (TSV), to
+        /// compare decision rules offline.
+        #[arg(long, value_name = "FILE", hide = true)]
+        dump: Option<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -362,6 +366,7 @@ pub fn run() -> Result<ExitCode> {
             test_normal,
             test_abnormal,
             json,
+            dump,
             model,
         }) => {
             let report = dante::eval::sessions::run(
@@ -369,6 +374,7 @@ pub fn run() -> Result<ExitCode> {
                 test_normal.as_deref(),
                 &test_abnormal,
                 &model.config(),
+                dump.as_deref(),
             )?;
             print!("{}", report.text());
             write_report(json.as_deref(), &report)?;

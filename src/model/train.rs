@@ -352,6 +352,19 @@ fn fit(
     Ok(best)
 }
 
+/// The seeded split of `n` sessions: a shuffled order whose first `n_val` are the validation
+/// sessions. [`train`] draws it first from `SplitMix::new(seed)`.
+pub fn split(n: usize, validation: f64, rng: &mut SplitMix) -> (Vec<usize>, usize) {
+    let mut order: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut order);
+    let n_val = if n >= 10 {
+        ((n as f64) * validation).round() as usize
+    } else {
+        0
+    };
+    (order, n_val)
+}
+
 /// Trains a model on normal sessions.
 pub fn train(
     sessions: &[Vec<KeyId>],
@@ -387,14 +400,7 @@ pub fn train(
     let vocab = Vocabulary::new(usable.iter().flat_map(|s| s.iter().copied()).collect());
     let mut rng = SplitMix::new(cfg.seed);
 
-    // Split: a seeded shuffle, the first share for validation.
-    let mut order: Vec<usize> = (0..usable.len()).collect();
-    rng.shuffle(&mut order);
-    let n_val = if usable.len() >= 10 {
-        ((usable.len() as f64) * cfg.validation).round() as usize
-    } else {
-        0
-    };
+    let (order, n_val) = split(usable.len(), cfg.validation, &mut rng);
     let validation: Vec<&[KeyId]> = order[..n_val].iter().map(|&i| usable[i]).collect();
     let training: Vec<&[KeyId]> = order[n_val..].iter().map(|&i| usable[i]).collect();
 
