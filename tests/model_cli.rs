@@ -134,6 +134,8 @@ fn eval_sessions_reports_detection() {
         json.to_str().unwrap(),
         "--dump",
         dump.to_str().unwrap(),
+        "--threads",
+        "1",
         "--hidden",
         "16",
         "--layers",
