@@ -182,6 +182,11 @@ struct ModelArgs {
     /// How many places at most a moved key travels.
     #[arg(long, default_value_t = TrainConfig::default().span)]
     reorder_span: usize,
+    /// Learn which keys occur together in a session: a session holding two keys never seen
+    /// together is anomalous, and g then judges only the session's end (`dante score` and
+    /// `eval sessions`; the agent applies g to every key).
+    #[arg(long)]
+    key_pairs: bool,
 }
 
 impl ModelArgs {
@@ -198,6 +203,7 @@ impl ModelArgs {
             validation: self.validation,
             reorder: self.reorder,
             span: self.reorder_span,
+            key_pairs: self.key_pairs,
             ..TrainConfig::default()
         }
     }
