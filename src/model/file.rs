@@ -67,6 +67,9 @@ struct Meta {
     /// [`Model::pairs`] as a list of vocabulary-index pairs; absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pairs: Option<Vec<[u32; 2]>>,
+    /// [`Model::end_threshold`]; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end_threshold: Option<f64>,
     summary: TrainingSummary,
 }
 
@@ -109,6 +112,7 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, String> {
         key_vocabulary: model.key_vocabulary.clone(),
         params: model.params.clone(),
         pairs: model.pairs.as_ref().map(|p| p.to_list()),
+        end_threshold: model.end_threshold,
         summary: model.summary.clone(),
     };
     let json = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
@@ -213,6 +217,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
         key_vocabulary: meta.key_vocabulary,
         params: meta.params,
         pairs,
+        end_threshold: meta.end_threshold.filter(|t| t.is_finite()),
         summary: meta.summary,
     })
 }
@@ -264,6 +269,7 @@ mod tests {
             },
             // Outputs: unknown, the keys 2, 4, 8, the end.
             pairs: Some(KeyPairs::from_list(5, &[[1, 2], [2, 3]]).unwrap()),
+            end_threshold: Some(7.5),
             ..crate::model::random_model(vec![2, 4, 8], config, 3)
         }
     }

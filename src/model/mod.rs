@@ -195,6 +195,9 @@ pub struct Model {
     /// session's end (keys are still judged by the surprise threshold). Scoring one event at a
     /// time (the agent) does not use them and applies `g` to every key.
     pub pairs: Option<pairs::KeyPairs>,
+    /// With key pairs: the threshold on the surprise of a session's end (`threshold` then judges
+    /// the keys only).
+    pub end_threshold: Option<f64>,
     /// What the training saw and measured.
     pub summary: TrainingSummary,
 }
@@ -285,6 +288,7 @@ pub(crate) fn random_model(keys: Vec<KeyId>, config: ModelConfig, seed: u64) -> 
         key_vocabulary: None,
         params: None,
         pairs: None,
+        end_threshold: None,
         summary: TrainingSummary::default(),
     }
 }

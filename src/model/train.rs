@@ -135,22 +135,29 @@ fn batches(
 }
 
 /// What a session shows the model at its most unexpected: the largest rank (0 = the most
-/// likely) of any of its keys, the rank of its end, and the largest surprise (`-ln p`) of any key
-/// or the end.
+/// likely) of any of its keys, the rank of its end, and the largest surprise (`-ln p`) of a key
+/// and of the end.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Extremes {
     /// The largest rank of a key.
     pub keys: usize,
     /// The rank of the session's end.
     pub end: usize,
-    /// The largest surprise, the end included.
-    pub surprise: f64,
+    /// The largest surprise of a key.
+    pub key_surprise: f64,
+    /// The surprise of the session's end.
+    pub end_surprise: f64,
 }
 
 impl Extremes {
     /// The largest rank, the end included.
     pub fn rank(&self) -> usize {
         self.keys.max(self.end)
+    }
+
+    /// The largest surprise, the end included.
+    pub fn surprise(&self) -> f64 {
+        self.key_surprise.max(self.end_surprise)
     }
 }
 
@@ -163,7 +170,8 @@ pub fn extremes(scorer: &Scorer, vocab: &Vocabulary, keys: &[KeyId]) -> Option<E
     let mut out = Extremes {
         keys: 0,
         end: 0,
-        surprise: 0.0,
+        key_surprise: 0.0,
+        end_surprise: 0.0,
     };
     for k in keys {
         let i = vocab.index(*k);
@@ -172,12 +180,12 @@ pub fn extremes(scorer: &Scorer, vocab: &Vocabulary, keys: &[KeyId]) -> Option<E
         }
         scorer.predict(&state, &mut probs);
         out.keys = out.keys.max(rank(&probs, i));
-        out.surprise = out.surprise.max(surprise(probs[i]));
+        out.key_surprise = out.key_surprise.max(surprise(probs[i]));
         scorer.step(&mut state, i);
     }
     scorer.predict(&state, &mut probs);
     out.end = rank(&probs, vocab.end());
-    out.surprise = out.surprise.max(surprise(probs[vocab.end()]));
+    out.end_surprise = surprise(probs[vocab.end()]);
     Some(out)
 }
 
@@ -186,48 +194,70 @@ pub fn surprise(p: f32) -> f64 {
     -f64::from(p.max(1e-30)).ln()
 }
 
-/// DeepLog's `g` and a surprise threshold, chosen on validation sessions. Returns `(g,
-/// threshold, FPR)`. With `end_only` (a model with key pairs) `g` is chosen as for every key,
-/// then the threshold for the rule in force: the end's rank or the surprise.
+/// What calibration chose: `g`, the surprise threshold, the end's own threshold (models with
+/// key pairs) and the validation FPR.
+struct Calibrated {
+    g: usize,
+    threshold: Option<f64>,
+    end_threshold: Option<f64>,
+    fpr: f64,
+}
+
+/// DeepLog's `g` and a surprise threshold, chosen on validation sessions. With `end_only` (a
+/// model with key pairs) `g` is chosen as for every key, and then, over the validation sessions
+/// the end's rank lets pass, a threshold for the keys' surprise (their highest) and one for the
+/// end's (their highest): a key's surprise and a session's end are not alike, and one threshold
+/// for both sits on the keys' tail, too high for a session cut short whose end `g` passes.
 fn calibrate(
     scorer: &Scorer,
     vocab: &Vocabulary,
     validation: &[&[KeyId]],
     target: f64,
     end_only: bool,
-) -> (usize, Option<f64>, f64) {
+) -> Calibrated {
     let seen: Vec<Extremes> = validation
         .iter()
         .map(|s| {
             extremes(scorer, vocab, s).unwrap_or(Extremes {
                 keys: usize::MAX,
                 end: usize::MAX,
-                surprise: f64::INFINITY,
+                key_surprise: f64::INFINITY,
+                end_surprise: f64::INFINITY,
             })
         })
         .collect();
-    let all: Vec<(usize, f64)> = seen.iter().map(|e| (e.rank(), e.surprise)).collect();
-    let chosen = choose(&all, vocab.outputs(), target);
+    let all: Vec<(usize, f64)> = seen.iter().map(|e| (e.rank(), e.surprise())).collect();
+    let (g, threshold, fpr) = choose(&all, vocab.outputs(), target);
     if !end_only {
-        return chosen;
+        return Calibrated {
+            g,
+            threshold,
+            end_threshold: None,
+            fpr,
+        };
     }
     // An unknown key is flagged whatever the rule.
-    let ends: Vec<(usize, f64)> = seen
+    let rank = |e: &Extremes| if e.keys == usize::MAX { e.keys } else { e.end };
+    let keys: Vec<(usize, f64)> = seen.iter().map(|e| (rank(e), e.key_surprise)).collect();
+    let ends: Vec<(usize, f64)> = seen.iter().map(|e| (rank(e), e.end_surprise)).collect();
+    // No share of the target for either: the keys' threshold is the only judge of a key now,
+    // and a share of the target spent on it goes to legal but surprising keys.
+    let (threshold, _) = threshold_for(&keys, g, target, usize::MAX);
+    let (end_threshold, _) = threshold_for(&ends, g, target, usize::MAX);
+    let flagged = seen
         .iter()
-        .map(|e| {
-            (
-                if e.keys == usize::MAX { e.keys } else { e.end },
-                e.surprise,
-            )
+        .filter(|e| {
+            rank(e) >= g
+                || threshold.is_some_and(|t| e.key_surprise > t)
+                || end_threshold.is_some_and(|t| e.end_surprise > t)
         })
-        .collect();
-    // The threshold gets what the rank rule on every key would have left of the target (usually
-    // nothing: then it sits on the highest surprise of a session the end's rank lets pass), not
-    // what the end alone leaves, which would spend the target on the surprising but legal keys
-    // that the rank rule no longer judges.
-    let spent = all.iter().filter(|(r, _)| *r >= chosen.0).count();
-    let (threshold, fpr) = threshold_for(&ends, chosen.0, target, spent);
-    (chosen.0, threshold, fpr)
+        .count();
+    Calibrated {
+        g,
+        threshold,
+        end_threshold,
+        fpr: flagged as f64 / seen.len().max(1) as f64,
+    }
 }
 
 /// The most sessions that a rule whose true false-positive rate is `target` flags among `n`, at
@@ -491,10 +521,16 @@ pub fn train(
         key_vocabulary: None,
         params: None,
         pairs,
+        end_threshold: None,
         summary: TrainingSummary::default(),
     };
     let scorer = Scorer::new(&model);
-    let (g, threshold, fpr) = calibrate(
+    let Calibrated {
+        g,
+        threshold,
+        end_threshold,
+        fpr,
+    } = calibrate(
         &scorer,
         &model.vocab,
         &validation,
@@ -503,6 +539,7 @@ pub fn train(
     );
     model.g = g;
     model.threshold = threshold;
+    model.end_threshold = end_threshold;
     model.summary = TrainingSummary {
         sessions: training.len(),
         events: training.iter().map(|s| s.len()).sum(),
@@ -579,7 +616,7 @@ mod tests {
         // Normal sessions pass with the calibrated g; an out-of-order key does not.
         let flagged = |keys: &[KeyId]| {
             extremes(&scorer, &model.vocab, keys).is_none_or(|e| {
-                e.rank() >= model.g || model.threshold.is_some_and(|t| e.surprise > t)
+                e.rank() >= model.g || model.threshold.is_some_and(|t| e.surprise() > t)
             })
         };
         assert!(!flagged(&[1, 2, 3, 5]));
@@ -635,7 +672,7 @@ mod tests {
             let model = train(&data, &cfg, None).unwrap();
             extremes(&Scorer::new(&model), &model.vocab, &[1, 3, 2, 4, 5, 6])
                 .unwrap()
-                .surprise
+                .surprise()
         };
         let (plain, reordered) = (surprise_of(0.0), surprise_of(0.05));
         assert!(

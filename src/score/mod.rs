@@ -68,6 +68,8 @@ pub struct SessionScorer {
     scorer: Scorer,
     g: usize,
     threshold: f64,
+    /// The threshold on the end's surprise (`threshold` unless the model has its own).
+    end_threshold: f64,
     /// The model's key pairs: then `g` judges only the end ([`Model::pairs`]).
     pairs: Option<KeyPairs>,
     /// The distinct keys of the session being scored.
@@ -90,6 +92,10 @@ impl SessionScorer {
             vocab: model.vocab.clone(),
             g: model.g,
             threshold: model.threshold.unwrap_or(f64::INFINITY),
+            end_threshold: model
+                .end_threshold
+                .or(model.threshold)
+                .unwrap_or(f64::INFINITY),
             pairs: model.pairs.clone(),
             held: Vec::new(),
             nodes: vec![Node { state: root, probs }],
@@ -184,7 +190,7 @@ impl SessionScorer {
         let end = self.vocab.end();
         let s = surprise(current[end]);
         most = most.max(s);
-        if rank(current, end) >= self.g || s > self.threshold {
+        if rank(current, end) >= self.g || s > self.end_threshold {
             anomalies += 1;
             if first.is_none() {
                 first = Some(self.explain(current, keys.len(), None, end));
@@ -344,7 +350,7 @@ mod tests {
             ..TrainConfig::default()
         };
         let m = train(&sessions, &cfg, None).unwrap();
-        assert!(m.pairs.is_some());
+        assert!(m.pairs.is_some() && m.end_threshold.is_some());
         let mut s = SessionScorer::new(&m, 1000);
         assert!(!s.score(&[10, 20, 30, 40]).anomalous);
         let rare = s.score(&[10, 50, 60, 40]);
