@@ -182,6 +182,11 @@ struct ModelArgs {
     /// How many places at most a moved key travels.
     #[arg(long, default_value_t = TrainConfig::default().span)]
     reorder_span: usize,
+    /// Learn which keys occur together in a session: a session holding two keys never seen
+    /// together is anomalous, and g then judges only the session's end (`dante score` and
+    /// `eval sessions`; the agent applies g to every key).
+    #[arg(long)]
+    key_pairs: bool,
 }
 
 impl ModelArgs {
@@ -198,6 +203,7 @@ impl ModelArgs {
             validation: self.validation,
             reorder: self.reorder,
             span: self.reorder_span,
+            key_pairs: self.key_pairs,
             ..TrainConfig::default()
         }
     }
@@ -222,6 +228,11 @@ struct TrainArgs {
     /// Where to write the model (safetensors with dante's metadata).
     #[arg(long, value_name = "MODEL")]
     out: PathBuf,
+    /// Threads of candle's matrix products (default 1, or RAYON_NUM_THREADS when set): the
+    /// matrices are small, and two threads that wait on each other are slower than one as
+    /// soon as anything else runs on the machine.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -338,6 +349,14 @@ enum EvalCommand {
         /// Also write the results as JSON here.
         #[arg(long, value_name = "OUT")]
         json: Option<PathBuf>,
+        /// Write each validation and test session's ranks and probabilities here (TSV), to
+        /// compare decision rules offline.
+        #[arg(long, value_name = "FILE", hide = true)]
+        dump: Option<PathBuf>,
+        /// Threads of candle's matrix products while training (default 1, or
+        /// RAYON_NUM_THREADS when set).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -367,13 +386,17 @@ pub fn run() -> Result<ExitCode> {
             test_normal,
             test_abnormal,
             json,
+            dump,
+            threads,
             model,
         }) => {
+            set_training_threads(threads);
             let report = dante::eval::sessions::run(
                 &train,
                 test_normal.as_deref(),
                 &test_abnormal,
                 &model.config(),
+                dump.as_deref(),
             )?;
             print!("{}", report.text());
             write_report(json.as_deref(), &report)?;
@@ -642,7 +665,25 @@ fn sessions_from_logs(args: &TrainArgs) -> Result<LogData> {
     })
 }
 
+/// Threads candle trains with unless told otherwise ([`set_training_threads`]).
+const TRAIN_THREADS: usize = 1;
+
+/// Sets the threads of candle's matrix products: `threads`, else `RAYON_NUM_THREADS` when the
+/// environment sets it, else [`TRAIN_THREADS`]. candle reads `RAYON_NUM_THREADS` at each
+/// product and has no other setting. Must run before the process starts a thread.
+fn set_training_threads(threads: Option<usize>) {
+    let n = match threads {
+        Some(n) => n.max(1),
+        None if std::env::var_os("RAYON_NUM_THREADS").is_some() => return,
+        None => TRAIN_THREADS,
+    };
+    // SAFETY: called first thing in the command, before this process starts any thread, so no
+    // other thread can be reading or writing the environment.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+}
+
 fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
+    set_training_threads(args.threads);
     let (keys, logs) = match &args.sessions {
         Some(path) => {
             let data = sessions::read(path)?;

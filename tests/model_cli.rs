@@ -122,6 +122,7 @@ fn eval_sessions_reports_detection() {
     let abnormal = dir.path().join("abnormal.txt");
     fs::write(&abnormal, "1 2 9 5\n1 5 2 3\n2 1 3 5\n").unwrap();
     let json = dir.path().join("report.json");
+    let dump = dir.path().join("dump.tsv");
     let out = dante(&[
         "eval",
         "sessions",
@@ -131,6 +132,10 @@ fn eval_sessions_reports_detection() {
         abnormal.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+        "--threads",
+        "1",
         "--hidden",
         "16",
         "--layers",
@@ -147,6 +152,30 @@ fn eval_sessions_reports_detection() {
     assert_eq!(report["abnormal_sessions"], 3);
     assert_eq!(report["recall"], 1.0, "{report}");
     assert!(report["fpr"].as_f64().unwrap() <= 0.05, "{report}");
+    // The dump: the model's validation split (20% of the 320 sessions trained on), the 80 held
+    // out and the 3 abnormal ones, each key with its rank and probability, the end included.
+    let dump = fs::read_to_string(&dump).unwrap();
+    let rows: Vec<Vec<&str>> = dump.lines().map(|l| l.split('\t').collect()).collect();
+    let count = |set: &str| rows.iter().filter(|r| r[0] == set).count();
+    assert_eq!(
+        (count("validation"), count("normal"), count("abnormal")),
+        (64, 80, 3)
+    );
+    for r in &rows {
+        let keys = r[1].split(' ').count();
+        let ranks: Vec<&str> = r[2].split(' ').collect();
+        assert_eq!(ranks.len(), r[3].split(' ').count());
+        // An unknown key ends the line with rank -1; otherwise every key and the end.
+        assert!(
+            ranks.len() == keys + 1 || ranks.last() == Some(&"-1"),
+            "{r:?}"
+        );
+    }
+    let first_abnormal = rows.iter().find(|r| r[0] == "abnormal").unwrap();
+    assert_eq!(
+        (first_abnormal[1], first_abnormal[2]),
+        ("1 2 9 5", "0 0 -1")
+    );
 }
 
 #[test]

@@ -3,12 +3,16 @@
 //! Without a normal test file, a seeded 20% of the training sessions is held out as the normal
 //! test set (and the report says so); the model never trains on it.
 
-use crate::model::SplitMix;
-use crate::model::train::{TrainConfig, train};
+use crate::keys::KeyId;
+use crate::model::infer::{Scorer, rank};
+use crate::model::train::{TrainConfig, split, train};
+use crate::model::{Model, SplitMix};
 use crate::score::{DEFAULT_CACHE_STATES, SessionScorer};
 use crate::source::sessions::{self, Session};
 use anyhow::{Context, Result};
 use serde::Serialize;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -51,6 +55,7 @@ pub fn run(
     normal: Option<&Path>,
     abnormal: &Path,
     cfg: &TrainConfig,
+    dump: Option<&Path>,
 ) -> Result<Report> {
     let all = sessions::read(train_path)?;
     let (training, normal_test, held_out): (Vec<Session>, Vec<Session>, bool) = match normal {
@@ -69,6 +74,10 @@ pub fn run(
     let keys: Vec<Vec<_>> = training.iter().map(|s| s.keys.clone()).collect();
     let model =
         train(&keys, cfg, None).with_context(|| format!("training on {}", train_path.display()))?;
+    if let Some(path) = dump {
+        write_dump(path, &model, cfg, &keys, &normal_test, &abnormal_test)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let mut scorer = SessionScorer::new(&model, DEFAULT_CACHE_STATES);
     let start = Instant::now();
     let fp = normal_test
@@ -133,4 +142,59 @@ impl Report {
             self.events_per_s
         )
     }
+}
+
+/// Writes, for each validation, normal test and abnormal test session, a line
+/// `set<TAB>keys<TAB>ranks<TAB>probabilities` (the session's end included; rank -1 and
+/// probability 0 for a key the model does not know, where the line stops): what the decision
+/// rules are compared on offline.
+fn write_dump(
+    path: &Path,
+    model: &Model,
+    cfg: &TrainConfig,
+    training: &[Vec<KeyId>],
+    normal: &[Session],
+    abnormal: &[Session],
+) -> Result<()> {
+    let usable: Vec<&[KeyId]> = training
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (order, n_val) = split(usable.len(), cfg.validation, &mut SplitMix::new(cfg.seed));
+    let scorer = Scorer::new(model);
+    let mut out = BufWriter::new(File::create(path)?);
+    let sets = order[..n_val]
+        .iter()
+        .map(|&i| ("validation", usable[i]))
+        .chain(normal.iter().map(|s| ("normal", s.keys.as_slice())))
+        .chain(abnormal.iter().map(|s| ("abnormal", s.keys.as_slice())));
+    let mut probs = vec![0f32; scorer.outputs()];
+    for (set, keys) in sets {
+        let (mut ranks, mut ps) = (Vec::new(), Vec::new());
+        let mut state = scorer.zero();
+        scorer.step(&mut state, model.vocab.start());
+        let indices = keys.iter().map(|k| model.vocab.index(*k));
+        for i in indices.chain(std::iter::once(model.vocab.end())) {
+            scorer.predict(&state, &mut probs);
+            if i == 0 {
+                ranks.push(-1);
+                ps.push(0.0);
+                break;
+            }
+            ranks.push(rank(&probs, i) as i64);
+            ps.push(probs[i]);
+            scorer.step(&mut state, i);
+        }
+        let join = |v: Vec<String>| v.join(" ");
+        writeln!(
+            out,
+            "{set}\t{}\t{}\t{}",
+            join(keys.iter().map(|k| k.to_string()).collect()),
+            join(ranks.iter().map(|r| r.to_string()).collect()),
+            join(ps.iter().map(|p| format!("{p:.3e}")).collect()),
+        )?;
+    }
+    out.flush()?;
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! fsyncs and renames. Loading checks everything it reads: a truncated, corrupt or foreign file
 //! is an error naming the file, never a panic.
 
+use super::pairs::KeyPairs;
 use super::{LayerWeights, Model, ModelConfig, TrainingSummary, Vocabulary, Weights};
 use crate::keys::KeyId;
 use safetensors::SafeTensors;
@@ -63,6 +64,12 @@ struct Meta {
     key_vocabulary: Option<String>,
     #[serde(default)]
     params: Option<super::params::ParamModel>,
+    /// [`Model::pairs`] as a list of vocabulary-index pairs; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pairs: Option<Vec<[u32; 2]>>,
+    /// [`Model::end_threshold`]; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end_threshold: Option<f64>,
     summary: TrainingSummary,
 }
 
@@ -104,6 +111,8 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, String> {
         threshold: model.threshold,
         key_vocabulary: model.key_vocabulary.clone(),
         params: model.params.clone(),
+        pairs: model.pairs.as_ref().map(|p| p.to_list()),
+        end_threshold: model.end_threshold,
         summary: model.summary.clone(),
     };
     let json = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
@@ -196,6 +205,10 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
     if meta.g == 0 {
         return Err("g is 0".into());
     }
+    let pairs = match &meta.pairs {
+        Some(list) => Some(KeyPairs::from_list(vocab.outputs(), list)?),
+        None => None,
+    };
     Ok(Model {
         vocab,
         weights,
@@ -203,6 +216,8 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
         threshold: meta.threshold.filter(|t| t.is_finite()),
         key_vocabulary: meta.key_vocabulary,
         params: meta.params,
+        pairs,
+        end_threshold: meta.end_threshold.filter(|t| t.is_finite()),
         summary: meta.summary,
     })
 }
@@ -252,6 +267,9 @@ mod tests {
                 sessions: 10,
                 ..TrainingSummary::default()
             },
+            // Outputs: unknown, the keys 2, 4, 8, the end.
+            pairs: Some(KeyPairs::from_list(5, &[[1, 2], [2, 3]]).unwrap()),
+            end_threshold: Some(7.5),
             ..crate::model::random_model(vec![2, 4, 8], config, 3)
         }
     }

@@ -15,6 +15,7 @@ pub mod file;
 pub mod infer;
 pub mod learn;
 pub mod net;
+pub mod pairs;
 pub mod params;
 pub mod settings;
 pub mod train;
@@ -189,6 +190,14 @@ pub struct Model {
     pub key_vocabulary: Option<String>,
     /// The parameter-value model, when trained from logs.
     pub params: Option<params::ParamModel>,
+    /// The pairs of keys seen together in a training session, when trained with `key_pairs`:
+    /// then a session holding another pair is anomalous, and the top-`g` rule judges only the
+    /// session's end (keys are still judged by the surprise threshold). Scoring one event at a
+    /// time (the agent) does not use them and applies `g` to every key.
+    pub pairs: Option<pairs::KeyPairs>,
+    /// With key pairs: the threshold on the surprise of a session's end (`threshold` then judges
+    /// the keys only).
+    pub end_threshold: Option<f64>,
     /// What the training saw and measured.
     pub summary: TrainingSummary,
 }
@@ -278,6 +287,8 @@ pub(crate) fn random_model(keys: Vec<KeyId>, config: ModelConfig, seed: u64) -> 
         threshold: None,
         key_vocabulary: None,
         params: None,
+        pairs: None,
+        end_threshold: None,
         summary: TrainingSummary::default(),
     }
 }

@@ -10,6 +10,7 @@
 
 use super::infer::{Scorer, rank};
 use super::net::Net;
+use super::pairs::KeyPairs;
 use super::{Model, ModelConfig, SplitMix, TrainingSummary, Vocabulary, Weights};
 use crate::keys::KeyId;
 use candle_core::{Device, Tensor};
@@ -40,6 +41,9 @@ pub struct TrainConfig {
     pub reorder: f64,
     /// How many places at most a moved key travels.
     pub span: usize,
+    /// Learn which keys occur together ([`super::pairs`]): a session holding a pair never seen
+    /// is anomalous, and `g` then judges only the session's end.
+    pub key_pairs: bool,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +59,7 @@ impl Default for TrainConfig {
             seed: 42,
             reorder: REORDER,
             span: REORDER_SPAN,
+            key_pairs: false,
         }
     }
 }
@@ -129,17 +134,44 @@ fn batches(
     Ok(out)
 }
 
-/// The largest rank (0 = the most likely key) and the largest surprise (`-ln p`) of any key of
-/// `keys` and of the session's end under the model, or `None` when a key is not in the
-/// vocabulary. A session is flagged when the rank is `>= g` or the surprise above the threshold.
-pub fn extremes(scorer: &Scorer, vocab: &Vocabulary, keys: &[KeyId]) -> Option<(usize, f64)> {
+/// What a session shows the model at its most unexpected: the largest rank (0 = the most
+/// likely) of any of its keys, the rank of its end, and the largest surprise (`-ln p`) of a key
+/// and of the end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extremes {
+    /// The largest rank of a key.
+    pub keys: usize,
+    /// The rank of the session's end.
+    pub end: usize,
+    /// The largest surprise of a key.
+    pub key_surprise: f64,
+    /// The surprise of the session's end.
+    pub end_surprise: f64,
+}
+
+impl Extremes {
+    /// The largest rank, the end included.
+    pub fn rank(&self) -> usize {
+        self.keys.max(self.end)
+    }
+
+    /// The largest surprise, the end included.
+    pub fn surprise(&self) -> f64 {
+        self.key_surprise.max(self.end_surprise)
+    }
+}
+
+/// The [`Extremes`] of `keys` under the model, or `None` when a key is not in the vocabulary.
+/// A session is flagged when the rank is `>= g` or the surprise above the threshold.
+pub fn extremes(scorer: &Scorer, vocab: &Vocabulary, keys: &[KeyId]) -> Option<Extremes> {
     let mut state = scorer.zero();
     scorer.step(&mut state, vocab.start());
     let mut probs = vec![0f32; scorer.outputs()];
-    let (mut worst, mut most) = (0, 0f64);
-    let mut see = |probs: &[f32], i: usize| {
-        worst = worst.max(rank(probs, i));
-        most = most.max(surprise(probs[i]));
+    let mut out = Extremes {
+        keys: 0,
+        end: 0,
+        key_surprise: 0.0,
+        end_surprise: 0.0,
     };
     for k in keys {
         let i = vocab.index(*k);
@@ -147,12 +179,14 @@ pub fn extremes(scorer: &Scorer, vocab: &Vocabulary, keys: &[KeyId]) -> Option<(
             return None;
         }
         scorer.predict(&state, &mut probs);
-        see(&probs, i);
+        out.keys = out.keys.max(rank(&probs, i));
+        out.key_surprise = out.key_surprise.max(surprise(probs[i]));
         scorer.step(&mut state, i);
     }
     scorer.predict(&state, &mut probs);
-    see(&probs, vocab.end());
-    Some((worst, most))
+    out.end = rank(&probs, vocab.end());
+    out.end_surprise = surprise(probs[vocab.end()]);
+    Some(out)
 }
 
 /// `-ln p`, bounded for p = 0.
@@ -160,19 +194,70 @@ pub fn surprise(p: f32) -> f64 {
     -f64::from(p.max(1e-30)).ln()
 }
 
-/// DeepLog's `g` and a surprise threshold, chosen on validation sessions. Returns `(g,
-/// threshold, FPR)`.
+/// What calibration chose: `g`, the surprise threshold, the end's own threshold (models with
+/// key pairs) and the validation FPR.
+struct Calibrated {
+    g: usize,
+    threshold: Option<f64>,
+    end_threshold: Option<f64>,
+    fpr: f64,
+}
+
+/// DeepLog's `g` and a surprise threshold, chosen on validation sessions. With `end_only` (a
+/// model with key pairs) `g` is chosen as for every key, and then, over the validation sessions
+/// the end's rank lets pass, a threshold for the keys' surprise (their highest) and one for the
+/// end's (their highest): a key's surprise and a session's end are not alike, and one threshold
+/// for both sits on the keys' tail, too high for a session cut short whose end `g` passes.
 fn calibrate(
     scorer: &Scorer,
     vocab: &Vocabulary,
     validation: &[&[KeyId]],
     target: f64,
-) -> (usize, Option<f64>, f64) {
-    let seen: Vec<(usize, f64)> = validation
+    end_only: bool,
+) -> Calibrated {
+    let seen: Vec<Extremes> = validation
         .iter()
-        .map(|s| extremes(scorer, vocab, s).unwrap_or((usize::MAX, f64::INFINITY)))
+        .map(|s| {
+            extremes(scorer, vocab, s).unwrap_or(Extremes {
+                keys: usize::MAX,
+                end: usize::MAX,
+                key_surprise: f64::INFINITY,
+                end_surprise: f64::INFINITY,
+            })
+        })
         .collect();
-    choose(&seen, vocab.outputs(), target)
+    let all: Vec<(usize, f64)> = seen.iter().map(|e| (e.rank(), e.surprise())).collect();
+    let (g, threshold, fpr) = choose(&all, vocab.outputs(), target);
+    if !end_only {
+        return Calibrated {
+            g,
+            threshold,
+            end_threshold: None,
+            fpr,
+        };
+    }
+    // An unknown key is flagged whatever the rule.
+    let rank = |e: &Extremes| if e.keys == usize::MAX { e.keys } else { e.end };
+    let keys: Vec<(usize, f64)> = seen.iter().map(|e| (rank(e), e.key_surprise)).collect();
+    let ends: Vec<(usize, f64)> = seen.iter().map(|e| (rank(e), e.end_surprise)).collect();
+    // No share of the target for either: the keys' threshold is the only judge of a key now,
+    // and a share of the target spent on it goes to legal but surprising keys.
+    let (threshold, _) = threshold_for(&keys, g, target, usize::MAX);
+    let (end_threshold, _) = threshold_for(&ends, g, target, usize::MAX);
+    let flagged = seen
+        .iter()
+        .filter(|e| {
+            rank(e) >= g
+                || threshold.is_some_and(|t| e.key_surprise > t)
+                || end_threshold.is_some_and(|t| e.end_surprise > t)
+        })
+        .count();
+    Calibrated {
+        g,
+        threshold,
+        end_threshold,
+        fpr: flagged as f64 / seen.len().max(1) as f64,
+    }
 }
 
 /// The most sessions that a rule whose true false-positive rate is `target` flags among `n`, at
@@ -207,15 +292,26 @@ fn choose(seen: &[(usize, f64)], max_g: usize, target: f64) -> (usize, Option<f6
     if n == 0 {
         return (max_g, None, 0.0);
     }
-    let share = |count: usize| count as f64 / n as f64;
     let allowed = allowed_flags(target, n);
     let g = (1..=max_g)
         .find(|&g| seen.iter().filter(|(r, _)| *r >= g).count() <= allowed)
         .unwrap_or(max_g);
-    // Sessions the rank rule lets pass, by surprise, highest first: the threshold may flag as
-    // many of them as the rest of the budget allows.
+    let spent = seen.iter().filter(|(r, _)| *r >= g).count();
+    let (threshold, fpr) = threshold_for(seen, g, target, spent);
+    (g, threshold, fpr)
+}
+
+/// The threshold for a rank rule `g` already chosen, and the share of `seen` flagged: the
+/// sessions the rank rule lets pass, by surprise, highest first, may be flagged as many as
+/// `target` has left after `spent` sessions; when nothing is left, the threshold sits on the
+/// highest of them.
+fn threshold_for(seen: &[(usize, f64)], g: usize, target: f64, spent: usize) -> (Option<f64>, f64) {
+    let n = seen.len();
+    if n == 0 {
+        return (None, 0.0);
+    }
     let flagged_by_g = seen.iter().filter(|(r, _)| *r >= g).count();
-    let budget = ((target * n as f64).floor() as usize).saturating_sub(flagged_by_g);
+    let budget = ((target * n as f64).floor() as usize).saturating_sub(spent);
     let mut passing: Vec<f64> = seen
         .iter()
         .filter(|(r, _)| *r < g)
@@ -225,7 +321,7 @@ fn choose(seen: &[(usize, f64)], max_g: usize, target: f64) -> (usize, Option<f6
     let threshold = passing.get(budget).copied();
     let flagged =
         flagged_by_g + threshold.map_or(0, |t| passing.iter().filter(|s| **s > t).count());
-    (g, threshold, share(flagged))
+    (threshold, flagged as f64 / n as f64)
 }
 
 /// The weights one training run keeps: those of the best validation loss.
@@ -352,6 +448,19 @@ fn fit(
     Ok(best)
 }
 
+/// The seeded split of `n` sessions: a shuffled order whose first `n_val` are the validation
+/// sessions. [`train`] draws it first from `SplitMix::new(seed)`.
+pub fn split(n: usize, validation: f64, rng: &mut SplitMix) -> (Vec<usize>, usize) {
+    let mut order: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut order);
+    let n_val = if n >= 10 {
+        ((n as f64) * validation).round() as usize
+    } else {
+        0
+    };
+    (order, n_val)
+}
+
 /// Trains a model on normal sessions.
 pub fn train(
     sessions: &[Vec<KeyId>],
@@ -387,14 +496,7 @@ pub fn train(
     let vocab = Vocabulary::new(usable.iter().flat_map(|s| s.iter().copied()).collect());
     let mut rng = SplitMix::new(cfg.seed);
 
-    // Split: a seeded shuffle, the first share for validation.
-    let mut order: Vec<usize> = (0..usable.len()).collect();
-    rng.shuffle(&mut order);
-    let n_val = if usable.len() >= 10 {
-        ((usable.len() as f64) * cfg.validation).round() as usize
-    } else {
-        0
-    };
+    let (order, n_val) = split(usable.len(), cfg.validation, &mut rng);
     let validation: Vec<&[KeyId]> = order[..n_val].iter().map(|&i| usable[i]).collect();
     let training: Vec<&[KeyId]> = order[n_val..].iter().map(|&i| usable[i]).collect();
 
@@ -407,6 +509,10 @@ pub fn train(
         &mut rng,
         progress.as_mut(),
     )?;
+    // Every session, the validation ones too: a pair is legal once any normal session holds it.
+    let pairs = cfg
+        .key_pairs
+        .then(|| KeyPairs::from_sessions(&vocab, &usable));
     let mut model = Model {
         vocab,
         weights: best.weights,
@@ -414,12 +520,26 @@ pub fn train(
         threshold: None,
         key_vocabulary: None,
         params: None,
+        pairs,
+        end_threshold: None,
         summary: TrainingSummary::default(),
     };
     let scorer = Scorer::new(&model);
-    let (g, threshold, fpr) = calibrate(&scorer, &model.vocab, &validation, cfg.target_fpr);
+    let Calibrated {
+        g,
+        threshold,
+        end_threshold,
+        fpr,
+    } = calibrate(
+        &scorer,
+        &model.vocab,
+        &validation,
+        cfg.target_fpr,
+        cfg.key_pairs,
+    );
     model.g = g;
     model.threshold = threshold;
+    model.end_threshold = end_threshold;
     model.summary = TrainingSummary {
         sessions: training.len(),
         events: training.iter().map(|s| s.len()).sum(),
@@ -495,8 +615,9 @@ mod tests {
         assert!(accuracy > 0.95, "held-out top-1 accuracy {accuracy}");
         // Normal sessions pass with the calibrated g; an out-of-order key does not.
         let flagged = |keys: &[KeyId]| {
-            extremes(&scorer, &model.vocab, keys)
-                .is_none_or(|(r, s)| r >= model.g || model.threshold.is_some_and(|t| s > t))
+            extremes(&scorer, &model.vocab, keys).is_none_or(|e| {
+                e.rank() >= model.g || model.threshold.is_some_and(|t| e.surprise() > t)
+            })
         };
         assert!(!flagged(&[1, 2, 3, 5]));
         assert!(flagged(&[1, 5, 2, 3]));
@@ -551,7 +672,7 @@ mod tests {
             let model = train(&data, &cfg, None).unwrap();
             extremes(&Scorer::new(&model), &model.vocab, &[1, 3, 2, 4, 5, 6])
                 .unwrap()
-                .1
+                .surprise()
         };
         let (plain, reordered) = (surprise_of(0.0), surprise_of(0.05));
         assert!(
@@ -596,6 +717,19 @@ mod tests {
         assert_eq!((g, threshold), (1, Some(5.86)));
         assert!((fpr - 30.0 / 600.0).abs() < 1e-12, "{fpr}");
         assert_eq!(choose(&[], 16, 0.005), (16, None, 0.0));
+    }
+
+    #[test]
+    fn the_threshold_gets_what_the_rank_rule_left() {
+        // 600 sessions with surprises 0.01..=6, none flagged by rank.
+        let seen: Vec<(usize, f64)> = (0..600).map(|i| (0, f64::from(i + 1) / 100.0)).collect();
+        // The target is 3 sessions: with all 3 spent (by the rank rule on every key, for a model
+        // with key pairs) the threshold sits on the highest surprise.
+        assert_eq!(threshold_for(&seen, 5, 0.005, 3), (Some(6.0), 0.0));
+        // With one spent, it may flag the two most surprising.
+        let (t, fpr) = threshold_for(&seen, 5, 0.005, 1);
+        assert_eq!(t, Some(5.98));
+        assert!((fpr - 2.0 / 600.0).abs() < 1e-12, "{fpr}");
     }
 
     #[test]

@@ -4,14 +4,17 @@
 //! predictions (and likewise for the session's end: a session that stops where the model expected
 //! more is a surprise too), and per session a verdict (anomalous when any was not), a score (the
 //! share of anomalous events, the end included) and, for the first anomalous one, the keys the
-//! model expected with their probabilities. State kept: a bounded cache of the states reached by session prefixes seen
-//! before, so that the many sessions that start alike are scored by lookups.
+//! model expected with their probabilities. A model trained with key pairs ([`Model::pairs`])
+//! instead flags a key that forms a pair of keys no training session held, and applies `g` to the
+//! end only. State kept: a bounded cache of the states reached by session prefixes seen before,
+//! so that the many sessions that start alike are scored by lookups.
 
 pub mod alert;
 pub mod stream;
 
 use crate::keys::KeyId;
 use crate::model::infer::{Scorer, State, rank};
+use crate::model::pairs::KeyPairs;
 use crate::model::train::surprise;
 use crate::model::{Model, Vocabulary};
 use rustc_hash::FxHashMap;
@@ -65,6 +68,12 @@ pub struct SessionScorer {
     scorer: Scorer,
     g: usize,
     threshold: f64,
+    /// The threshold on the end's surprise (`threshold` unless the model has its own).
+    end_threshold: f64,
+    /// The model's key pairs: then `g` judges only the end ([`Model::pairs`]).
+    pairs: Option<KeyPairs>,
+    /// The distinct keys of the session being scored.
+    held: Vec<usize>,
     nodes: Vec<Node>,
     children: FxHashMap<(u32, u32), u32>,
     max_nodes: usize,
@@ -83,6 +92,12 @@ impl SessionScorer {
             vocab: model.vocab.clone(),
             g: model.g,
             threshold: model.threshold.unwrap_or(f64::INFINITY),
+            end_threshold: model
+                .end_threshold
+                .or(model.threshold)
+                .unwrap_or(f64::INFINITY),
+            pairs: model.pairs.clone(),
+            held: Vec::new(),
             nodes: vec![Node { state: root, probs }],
             children: FxHashMap::default(),
             max_nodes: max_nodes.max(1),
@@ -133,6 +148,7 @@ impl SessionScorer {
         let mut anomalies = 0usize;
         let mut first = None;
         let mut most = 0f64;
+        self.held.clear();
         for (t, &k) in keys.iter().enumerate() {
             let i = self.vocab.index(k);
             let current: &[f32] = match node {
@@ -145,7 +161,12 @@ impl SessionScorer {
                 surprise(current[i])
             };
             most = most.max(s);
-            let bad = i == 0 || rank(current, i) >= self.g || s > self.threshold;
+            let bad = i == 0
+                || s > self.threshold
+                || match &self.pairs {
+                    None => rank(current, i) >= self.g,
+                    Some(pairs) => pairs.novel(&mut self.held, i),
+                };
             if bad {
                 anomalies += 1;
                 if first.is_none() {
@@ -169,7 +190,7 @@ impl SessionScorer {
         let end = self.vocab.end();
         let s = surprise(current[end]);
         most = most.max(s);
-        if rank(current, end) >= self.g || s > self.threshold {
+        if rank(current, end) >= self.g || s > self.end_threshold {
             anomalies += 1;
             if first.is_none() {
                 first = Some(self.explain(current, keys.len(), None, end));
@@ -301,6 +322,53 @@ mod tests {
         let e = v.first.unwrap();
         assert_eq!((e.position, e.seen), (2, None));
         assert!(matches!(e.expected[0].0, 30 | 40), "{:?}", e.expected);
+    }
+
+    #[test]
+    fn key_pairs_flag_keys_never_seen_together_and_leave_rare_branches_alone() {
+        // Mostly 10 20 30 40; rarely a branch 10 50 60 40 (legal); never 30 with 50.
+        let mut rng = SplitMix::new(5);
+        let sessions: Vec<Vec<KeyId>> = (0..400)
+            .map(|_| {
+                if rng.below(100) == 0 {
+                    vec![10, 50, 60, 40]
+                } else {
+                    vec![10, 20, 30, 40]
+                }
+            })
+            .collect();
+        let cfg = TrainConfig {
+            model: ModelConfig {
+                embed: 8,
+                hidden: 16,
+                layers: 1,
+            },
+            epochs: 30,
+            learning_rate: 0.02,
+            patience: 5,
+            key_pairs: true,
+            ..TrainConfig::default()
+        };
+        let m = train(&sessions, &cfg, None).unwrap();
+        assert!(m.pairs.is_some() && m.end_threshold.is_some());
+        let mut s = SessionScorer::new(&m, 1000);
+        assert!(!s.score(&[10, 20, 30, 40]).anomalous);
+        let rare = s.score(&[10, 50, 60, 40]);
+        assert!(!rare.anomalous, "a rare legal branch: {rare:?}");
+        // 30 and 50 were never in one session, in either order.
+        let v = s.score(&[10, 20, 30, 50, 40]);
+        assert!(v.anomalous);
+        assert_eq!(v.first.unwrap().position, 3);
+        assert!(s.score(&[10, 50, 20, 30, 40]).anomalous);
+        // Cut short: the end is still judged by g.
+        assert!(s.score(&[10, 20]).anomalous);
+        // The same model without pairs is the classic rule.
+        let classic = Model {
+            pairs: None,
+            ..m.clone()
+        };
+        let mut c = SessionScorer::new(&classic, 1000);
+        assert!(!c.score(&[10, 20, 30, 40]).anomalous);
     }
 
     #[test]
