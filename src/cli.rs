@@ -411,16 +411,20 @@ pub fn run() -> Result<ExitCode> {
             explain,
             threads,
             model,
-        }) => eval_cert(dante::eval::cert::CertEval {
-            explain,
-            data,
-            train_end,
-            out,
-            budget,
-            train: model.config(),
-            max_train_keys,
-            threads: threads_or_cores(threads),
-        }),
+        }) => {
+            // Training is one thread like `dante train`'s; `--threads` is for scoring.
+            set_training_threads(None);
+            eval_cert(dante::eval::cert::CertEval {
+                explain,
+                data,
+                train_end,
+                out,
+                budget,
+                train: model.config(),
+                max_train_keys,
+                threads: threads_or_cores(threads),
+            })
+        }
         Command::Eval(EvalCommand::Loghub {
             data,
             settings,
