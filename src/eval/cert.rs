@@ -1225,6 +1225,37 @@ mod tests {
     }
 
     #[test]
+    fn a_key_is_surprising_for_a_user_who_never_had_it() {
+        let day = |keys: &[KeyId]| Day {
+            keys: keys.to_vec(),
+            ..Day::default()
+        };
+        // User 0 carries a thumb drive (key 2) daily, user 1 never; key 1 is everyone's.
+        let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
+        // Forty days each: enough history to outweigh the 50-key prior.
+        let days = (0..40).flat_map(|_| [(0, &a), (1, &b)]);
+        let h = Habits::of(days);
+        assert!(h.personal(0, 2, None) < 0.0, "usual for its carrier");
+        assert!(h.personal(1, 2, None) > 1.0, "new for the other");
+        // Nobody's history: judged like everyone; a key nobody had: left to the model.
+        assert!(h.personal(7, 2, None).abs() < 1e-12);
+        assert_eq!(h.personal(0, 9, None), 0.0);
+        // A baseline day is judged without its own keys: with one of user 0's forty days taken
+        // out, key 2 stays unremarkable for them, but a little less so.
+        assert!(h.personal(0, 2, Some((1, 4))) > h.personal(0, 2, None));
+    }
+
+    #[test]
+    fn evidence_counts_each_key_once_and_repeats_slowly() {
+        let mut scratch = Vec::new();
+        // Below the floor nothing counts; one key 3 above by 2 counts 2; four times, 2 (1 + ln 4).
+        assert_eq!(evidence(&[1.0, 2.0], &[1, 2], 2.5, &mut scratch), 0.0);
+        assert!((evidence(&[4.5], &[3], 2.5, &mut scratch) - 2.0).abs() < 1e-12);
+        let four = evidence(&[4.5, 3.0, 4.5, 4.5], &[3, 3, 3, 3], 2.5, &mut scratch);
+        assert!((four - 2.0 * (1.0 + 4f64.ln())).abs() < 1e-12, "{four}");
+    }
+
+    #[test]
     fn auc_counts_ties_half() {
         assert_eq!(auc(&[0.1, 0.2, 0.9, 0.8], &[false, false, true, true]), 1.0);
         assert_eq!(auc(&[0.9, 0.8, 0.1, 0.2], &[false, false, true, true]), 0.0);
