@@ -64,12 +64,11 @@ const SIGNALS: [&str; 12] = [
     "http-upload",
 ];
 
-/// One user-day: its keys, when it began, and how often each signal word occurred.
+/// One user-day: its keys and when it began.
 #[derive(Debug, Clone, Default)]
 struct Day {
     keys: Vec<KeyId>,
     first: i64,
-    signals: [u32; SIGNALS.len()],
 }
 
 /// A user's row of `users.tsv`.
@@ -201,9 +200,6 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
                 next
             }
         };
-        let signals = line
-            .split(' ')
-            .filter_map(|w| SIGNALS.iter().position(|s| *s == w));
         let u = *user_ids.entry(a.user.clone()).or_insert_with(|| {
             users.push(a.user.clone());
             users.len() as u32 - 1
@@ -215,9 +211,6 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
                 ..Day::default()
             });
         day.keys.push(key);
-        for s in signals {
-            day.signals[s] += 1;
-        }
     }
     if events == 0 {
         return Err(CertEvalError::Empty(format!(
@@ -662,6 +655,8 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     for (n, t) in test.iter().enumerate() {
         runs.entry(t.0).or_insert(n..n).end = n + 1;
     }
+    let unknown = unknown_surprise(read.events);
+    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
     let mut results: Vec<UserResult> = best
         .iter()
         .map(|(&u, &score)| {
@@ -678,15 +673,33 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                 if s <= DAY_FLOOR {
                     continue;
                 }
-                // The alert fires on the day the user's score reaches the threshold; the
-                // category reads every day that added to it.
+                // The alert fires on the day the user's score reaches the threshold. The
+                // category reads the words of the keys that were surprising on every day that
+                // added to it: a habit the whole day shows (a job site now and then) must not
+                // outvote the act.
                 sum += s;
                 let d = all[i].1;
                 if first_alert.is_none() && sum + top >= cut {
                     first_alert = Some(d.first);
                 }
-                for (a, b) in signals.iter_mut().zip(d.signals) {
-                    *a += b;
+                personal_surprises(
+                    &scorer,
+                    &model.vocab,
+                    &habits,
+                    u,
+                    &d.keys,
+                    false,
+                    unknown,
+                    &mut scratch,
+                );
+                evidence(&scratch, &d.keys, floor, &mut per_key);
+                for (k, _, n) in &per_key {
+                    let line = read.lines.get(*k as usize - 1).map_or("", String::as_str);
+                    for w in line.split(' ') {
+                        if let Some(at) = SIGNALS.iter().position(|x| *x == w) {
+                            signals[at] += n;
+                        }
+                    }
                 }
             }
             UserResult {
