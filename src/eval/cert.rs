@@ -7,9 +7,9 @@
 //! did ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's
 //! 99th percentile. A day's score is that evidence above the user's own baseline mean, and a
 //! user's score the sum of their test days' scores above 1 plus their highest. The users at the
-//! alert budget's top are flagged, with a threat category read off the words of the days that
-//! made their score (signatures of the CERT scenarios, never the answer key) and the keys that
-//! made it in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
+//! alert budget's top are flagged, with a threat category read off the words of the surprising
+//! keys of the days that made their score (signatures of the CERT scenarios, never the answer
+//! key), and those keys in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
 //! user-day, detection at 1% and 5% false positives, recall per scenario and the category
 //! confusion matrix.
 
