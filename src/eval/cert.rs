@@ -366,70 +366,74 @@ fn unknown_surprise(events: u64) -> f64 {
     (events.max(2) as f64).ln() + 1.0
 }
 
-/// One day's keys with their personal surprise ([`Habits`]); `baseline` when the day is one of
-/// the user's baseline days.
-#[allow(clippy::too_many_arguments)]
-fn personal_surprises(
-    scorer: &Scorer,
-    vocab: &Vocabulary,
-    habits: &Habits,
-    user: u32,
-    keys: &[KeyId],
-    baseline: bool,
+/// How a day is judged: the model, the users' habits, the split and the floor of surprise.
+struct Judge<'a> {
+    scorer: &'a Scorer,
+    vocab: &'a Vocabulary,
+    habits: &'a Habits,
+    /// Days before this are baseline days.
+    split: i64,
+    /// The surprise of a key nobody had in the baseline ([`unknown_surprise`]).
     unknown: f64,
-    out: &mut Vec<f64>,
-) {
-    surprises(scorer, vocab, keys, unknown, out);
-    // A key the model did not train on (the training keys are a sample) but the baseline has:
-    // its surprise is its rarity in the baseline.
-    for (s, k) in out.iter_mut().zip(keys) {
-        if vocab.index(*k) == 0 {
-            if let Some(&c) = habits.all.get(k) {
+    /// The surprise below which a key is unremarkable ([`Judge::with_floor`]).
+    floor: f64,
+}
+
+impl Judge<'_> {
+    /// One day's keys with their personal surprise ([`Habits`]); a baseline day (before the
+    /// split) is judged without its own keys.
+    fn surprises(&self, user: u32, day: i64, keys: &[KeyId], out: &mut Vec<f64>) {
+        let (vocab, habits) = (self.vocab, self.habits);
+        surprises(self.scorer, vocab, keys, self.unknown, out);
+        // A key the model did not train on (the training keys are a sample) but the baseline
+        // has: its surprise is its rarity in the baseline.
+        for (s, k) in out.iter_mut().zip(keys) {
+            if vocab.index(*k) == 0
+                && let Some(&c) = habits.all.get(k)
+            {
                 *s = (habits.total.max(1) as f64 / c as f64).ln();
             }
         }
-    }
-    let mut counts: FxHashMap<KeyId, u32> = FxHashMap::default();
-    if baseline {
-        for k in keys {
-            *counts.entry(*k).or_default() += 1;
+        let baseline = day < self.split;
+        let mut counts: FxHashMap<KeyId, u32> = FxHashMap::default();
+        if baseline {
+            for k in keys {
+                *counts.entry(*k).or_default() += 1;
+            }
+        }
+        let n = keys.len() as u64;
+        for (s, k) in out.iter_mut().zip(keys) {
+            let own = baseline.then(|| (counts[k], n));
+            *s += habits.personal(user, *k, own);
         }
     }
-    let n = keys.len() as u64;
-    for (s, k) in out.iter_mut().zip(keys) {
-        let own = baseline.then(|| (counts[k], n));
-        *s += habits.personal(user, *k, own);
-    }
-}
 
-/// The surprise below which a key is unremarkable: the 99th percentile over (up to 2,000)
-/// baseline days.
-fn surprise_floor(
-    scorer: &Scorer,
-    vocab: &Vocabulary,
-    habits: &Habits,
-    baseline: &[&(u32, i64)],
-    days: &FxHashMap<(u32, i64), Day>,
-    events: u64,
-) -> f64 {
-    let mut all = Vec::new();
-    let mut one = Vec::new();
-    for k in baseline.iter().take(2000) {
-        let keys = &days[*k].keys;
-        personal_surprises(
-            scorer,
-            vocab,
-            habits,
-            k.0,
-            keys,
-            true,
-            unknown_surprise(events),
-            &mut one,
-        );
-        all.extend_from_slice(&one);
+    /// The judge with its floor: the 99th percentile of the personal surprises over (up to
+    /// 2,000) of `baseline`'s days.
+    fn with_floor(mut self, baseline: &[&(u32, i64)], days: &FxHashMap<(u32, i64), Day>) -> Self {
+        let mut all = Vec::new();
+        let mut one = Vec::new();
+        for k in baseline.iter().take(2000) {
+            self.surprises(k.0, k.1, &days[*k].keys, &mut one);
+            all.extend_from_slice(&one);
+        }
+        all.sort_by(f64::total_cmp);
+        self.floor = all.get(all.len() * 99 / 100).copied().unwrap_or(0.0);
+        self
     }
-    all.sort_by(f64::total_cmp);
-    all.get(all.len() * 99 / 100).copied().unwrap_or(0.0)
+
+    /// A day's [`evidence`], its surprising keys left in `per_key`.
+    fn day(
+        &self,
+        user: u32,
+        day: i64,
+        keys: &[KeyId],
+        scratch: &mut Vec<f64>,
+        per_key: &mut Vec<(KeyId, f64, u32)>,
+    ) -> f64 {
+        self.surprises(user, day, keys, scratch);
+        evidence(scratch, keys, self.floor, per_key)
+    }
 }
 
 /// A day's evidence: for each distinct key, its highest personal surprise above `floor`,
@@ -461,18 +465,8 @@ fn evidence(
         .sum()
 }
 
-/// [`evidence`] of every day, on `threads` threads.
-#[allow(clippy::too_many_arguments)]
-fn evidence_all(
-    scorer: &Scorer,
-    vocab: &Vocabulary,
-    all: &[(&(u32, i64), &Day)],
-    habits: &Habits,
-    split: i64,
-    floor: f64,
-    unknown: f64,
-    threads: usize,
-) -> Vec<f64> {
+/// [`Judge::day`] of every day, on `threads` threads.
+fn evidence_all(judge: &Judge<'_>, all: &[(&(u32, i64), &Day)], threads: usize) -> Vec<f64> {
     let chunk = all.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = all
@@ -481,19 +475,7 @@ fn evidence_all(
                 scope.spawn(move || {
                     let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
                     part.iter()
-                        .map(|(k, d)| {
-                            personal_surprises(
-                                scorer,
-                                vocab,
-                                habits,
-                                k.0,
-                                &d.keys,
-                                k.1 < split,
-                                unknown,
-                                &mut scratch,
-                            );
-                            evidence(&scratch, &d.keys, floor, &mut per_key)
-                        })
+                        .map(|(k, d)| judge.day(k.0, k.1, &d.keys, &mut scratch, &mut per_key))
                         .collect::<Vec<_>>()
                 })
             })
@@ -581,24 +563,16 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             .map(|(k, d)| (k.0, *d)),
     );
     let scorer = Scorer::new(&model);
-    let floor = surprise_floor(
-        &scorer,
-        &model.vocab,
-        &habits,
-        &baseline,
-        &read.days,
-        read.events,
-    );
-    let raw = evidence_all(
-        &scorer,
-        &model.vocab,
-        &all,
-        &habits,
+    let judge = Judge {
+        scorer: &scorer,
+        vocab: &model.vocab,
+        habits: &habits,
         split,
-        floor,
-        unknown_surprise(read.events),
-        cfg.threads,
-    );
+        unknown: unknown_surprise(read.events),
+        floor: 0.0,
+    }
+    .with_floor(&baseline, &read.days);
+    let raw = evidence_all(&judge, &all, cfg.threads);
     // A day's score: its evidence above the user's usual (their baseline days' mean), in units
     // of the typical user's day-to-day spread. The personal surprises already judge each key
     // against the user's habits; dividing by each user's own spread as well let a noisy
@@ -655,7 +629,6 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     for (n, t) in test.iter().enumerate() {
         runs.entry(t.0).or_insert(n..n).end = n + 1;
     }
-    let unknown = unknown_surprise(read.events);
     let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
     let mut results: Vec<UserResult> = best
         .iter()
@@ -682,17 +655,8 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                 if first_alert.is_none() && sum + top >= cut {
                     first_alert = Some(d.first);
                 }
-                personal_surprises(
-                    &scorer,
-                    &model.vocab,
-                    &habits,
-                    u,
-                    &d.keys,
-                    false,
-                    unknown,
-                    &mut scratch,
-                );
-                evidence(&scratch, &d.keys, floor, &mut per_key);
+                let (_, day) = *all[i].0;
+                judge.day(u, day, &d.keys, &mut scratch, &mut per_key);
                 for (k, _, n) in &per_key {
                     let line = read.lines.get(*k as usize - 1).map_or("", String::as_str);
                     for w in line.split(' ') {
@@ -713,15 +677,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         .collect();
     results.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.user.cmp(&b.user)));
     write_outputs(cfg, &results, &test, &read)?;
-    let explain = ExplainWith {
-        scorer: &scorer,
-        vocab: &model.vocab,
-        habits: &habits,
-        floor,
-        unknown: unknown_surprise(read.events),
-        split,
-    };
-    write_evidence(cfg, &results, &test, &all, &read, &explain)?;
+    write_evidence(cfg, &results, &test, &all, &read, &judge)?;
     let report = answers.map(|a| {
         report(
             &a.insiders,
@@ -800,26 +756,16 @@ fn write_outputs(
     out.flush().map_err(err(&path))
 }
 
-/// What explaining a day needs.
-struct ExplainWith<'a> {
-    scorer: &'a Scorer,
-    vocab: &'a Vocabulary,
-    habits: &'a Habits,
-    floor: f64,
-    unknown: f64,
-    split: i64,
-}
-
 /// `evidence.tsv`: for each flagged user (or the `explain` top users), their five highest days
-/// among those that added to their score and, for each, the keys that made it: `user, date, day score, key line,
-/// times, surprise above the floor`, most surprising first.
+/// among those that added to their score and, for each, the keys that made it: `user, date,
+/// day score, key line, times, surprise above the floor`, most surprising first.
 fn write_evidence(
     cfg: &CertEval,
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
     all: &[(&(u32, i64), &Day)],
     read: &Read,
-    with: &ExplainWith<'_>,
+    judge: &Judge<'_>,
 ) -> Result<(), CertEvalError> {
     let path = cfg.out.join("evidence.tsv");
     let err = |source| CertEvalError::Write {
@@ -844,18 +790,7 @@ fn write_evidence(
             .collect();
         days.sort_by(|a, b| b.2.total_cmp(&a.2));
         for &&(_, day, score, i) in days.iter().take(5) {
-            let keys = &all[i].1.keys;
-            personal_surprises(
-                with.scorer,
-                with.vocab,
-                with.habits,
-                id,
-                keys,
-                day < with.split,
-                with.unknown,
-                &mut scratch,
-            );
-            evidence(&scratch, keys, with.floor, &mut per_key);
+            judge.day(id, day, &all[i].1.keys, &mut scratch, &mut per_key);
             per_key.sort_by(|a, b| b.1.total_cmp(&a.1));
             for (k, excess, n) in per_key.iter().take(8) {
                 let line = read.lines.get(*k as usize - 1).map_or("?", String::as_str);
@@ -1053,7 +988,7 @@ fn plot(
     chart
         .configure_mesh()
         .x_desc("day")
-        .y_desc("score (z against the user's baseline)")
+        .y_desc("score (evidence above the user's baseline)")
         .x_label_formatter(&|d| time::date(d * time::DAY))
         .x_labels(6)
         .draw()
