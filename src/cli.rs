@@ -183,15 +183,29 @@ struct ModelArgs {
     #[arg(long, default_value_t = TrainConfig::default().span)]
     reorder_span: usize,
     /// Learn which keys occur together in a session: a session holding two keys never seen
-    /// together is anomalous, and g then judges only the session's end (`dante score` and
-    /// `eval sessions`; the agent applies g to every key).
-    #[arg(long)]
+    /// together is anomalous, and g then judges only the session's end. The default for whole
+    /// sessions (`--sessions`, `eval sessions`); not with `--logs`, whose model serves the
+    /// agent, which scores one event at a time.
+    #[arg(long, overrides_with = "no_key_pairs")]
     key_pairs: bool,
+    /// DeepLog's rule alone: g judges every key, and no key pairs are kept.
+    #[arg(long, overrides_with = "key_pairs")]
+    no_key_pairs: bool,
 }
 
 impl ModelArgs {
-    fn config(&self) -> TrainConfig {
-        TrainConfig {
+    /// The training configuration. Key pairs are on unless `--no-key-pairs` when the model is
+    /// for `whole_sessions`; otherwise asking for them is an error.
+    fn config(&self, whole_sessions: bool) -> Result<TrainConfig> {
+        if !whole_sessions && self.key_pairs {
+            anyhow::bail!(
+                "--key-pairs: only a model of whole sessions keeps key pairs (`train \
+                 --sessions`, `eval sessions`); the agent and `eval cert` score one event or \
+                 one day at a time"
+            );
+        }
+        let key_pairs = whole_sessions && !self.no_key_pairs;
+        Ok(TrainConfig {
             model: ModelConfig {
                 hidden: self.hidden,
                 layers: self.layers,
@@ -203,9 +217,9 @@ impl ModelArgs {
             validation: self.validation,
             reorder: self.reorder,
             span: self.reorder_span,
-            key_pairs: self.key_pairs,
+            key_pairs,
             ..TrainConfig::default()
-        }
+        })
     }
 }
 
@@ -395,7 +409,7 @@ pub fn run() -> Result<ExitCode> {
                 &train,
                 test_normal.as_deref(),
                 &test_abnormal,
-                &model.config(),
+                &model.config(true)?,
                 dump.as_deref(),
             )?;
             print!("{}", report.text());
@@ -420,7 +434,7 @@ pub fn run() -> Result<ExitCode> {
                 train_end,
                 out,
                 budget,
-                train: model.config(),
+                train: model.config(false)?,
                 max_train_keys,
                 threads: threads_or_cores(threads),
             })
@@ -702,7 +716,8 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
         || format!("{} log file(s)", args.logs.len()),
         |p| p.display().to_string(),
     );
-    let cfg = args.model.config();
+    // Key pairs judge whole sessions: a model trained on logs serves the agent.
+    let cfg = args.model.config(args.sessions.is_some())?;
     // A progress bar on a terminal, nothing otherwise.
     let bar = io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(cfg.epochs as u64);
@@ -730,7 +745,7 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
     model_file::save(&model, &args.out)?;
     let s = &model.summary;
     eprintln!(
-        "dante train: {} sessions ({} keys, {} known), {} epochs in {:.1}s, validation loss {:.4}, g = {}, surprise threshold {} (validation FPR {:.4} for a target of {}); wrote {}",
+        "dante train: {} sessions ({} keys, {} known), {} epochs in {:.1}s, validation loss {:.4}, g = {}, surprise threshold {}{} (validation FPR {:.4} for a target of {}); wrote {}",
         s.sessions,
         s.events,
         model.vocab.len(),
@@ -741,6 +756,13 @@ fn train_sessions(args: TrainArgs) -> Result<ExitCode> {
         model
             .threshold
             .map_or_else(|| "none".to_string(), |t| format!("{t:.2}")),
+        model.pairs.as_ref().map_or_else(String::new, |p| format!(
+            ", end threshold {}, {} key pairs",
+            model
+                .end_threshold
+                .map_or_else(|| "none".to_string(), |t| format!("{t:.2}")),
+            p.to_list().len()
+        )),
         s.validation_fpr,
         s.target_fpr,
         args.out.display()

@@ -45,11 +45,12 @@ fn grammar(n: usize) -> String {
     text
 }
 
-fn train(dir: &Path) -> String {
+/// Trains on the grammar with `extra` options; returns the model's path and the standard error.
+fn train_with(dir: &Path, extra: &[&str]) -> (String, String) {
     let sessions = dir.join("train.txt");
     fs::write(&sessions, grammar(400)).unwrap();
-    let model = dir.join("model.safetensors");
-    let stderr = dante_ok(&[
+    let model = dir.join(format!("model{}.safetensors", extra.join("")));
+    let mut args = vec![
         "train",
         "--sessions",
         sessions.to_str().unwrap(),
@@ -61,12 +62,18 @@ fn train(dir: &Path) -> String {
         "1",
         "--epochs",
         "40",
-    ]);
+    ];
+    args.extend(extra);
+    let stderr = dante_ok(&args);
     assert!(
         stderr.contains("dante train:") && stderr.contains("g = "),
         "{stderr}"
     );
-    model.to_str().unwrap().to_string()
+    (model.to_str().unwrap().to_string(), stderr)
+}
+
+fn train(dir: &Path) -> String {
+    train_with(dir, &[]).0
 }
 
 #[test]
@@ -115,6 +122,54 @@ fn trains_then_scores_normal_and_broken_sessions() {
 }
 
 #[test]
+fn key_pairs_are_the_default_for_sessions_and_deeplogs_rule_alone_is_an_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pairs, stderr) = train_with(dir.path(), &[]);
+    assert!(stderr.contains("key pairs"), "{stderr}");
+    let (plain, stderr) = train_with(dir.path(), &["--no-key-pairs"]);
+    assert!(!stderr.contains("key pairs"), "{stderr}");
+    // The unknown key, the misordered session and the one cut short are flagged either way.
+    let test = dir.path().join("test.txt");
+    fs::write(&test, "1 2 3 5\n1 2 4 2 3 5\n1 2 9 5\n1 5 2 3\n1 2 3\n").unwrap();
+    for model in [&pairs, &plain] {
+        let out = dante(&[
+            "score",
+            "--model",
+            model,
+            "--sessions",
+            test.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let verdicts: Vec<&str> = stdout
+            .lines()
+            .map(|l| l.split('\t').nth(1).unwrap())
+            .collect();
+        assert_eq!(verdicts, ["0", "0", "1", "1", "1"], "{model}: {stdout}");
+    }
+    // A model trained on logs serves the agent, which cannot use pairs: asking is an error.
+    let logs = dir.path().join("auth.log");
+    fs::write(
+        &logs,
+        "Jun 14 15:16:01 combo sshd[19939]: session opened for user alice\n",
+    )
+    .unwrap();
+    let out = dante(&[
+        "train",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--out",
+        dir.path().join("logs.safetensors").to_str().unwrap(),
+        "--key-pairs",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--key-pairs") && stderr.contains("whole sessions"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn eval_sessions_reports_detection() {
     let dir = tempfile::tempdir().unwrap();
     let train_file = dir.path().join("train.txt");
@@ -147,7 +202,10 @@ fn eval_sessions_reports_detection() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("held out"), "{text}");
+    assert!(
+        text.contains("held out") && text.contains("rule: key pairs"),
+        "{text}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["abnormal_sessions"], 3);
     assert_eq!(report["recall"], 1.0, "{report}");

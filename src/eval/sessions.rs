@@ -41,6 +41,9 @@ pub struct Report {
     pub fpr: f64,
     /// The model's `g`.
     pub g: usize,
+    /// The decision: `key pairs` (pairs, threshold, `g` on the end) or `deeplog` (`g` and the
+    /// threshold on every key).
+    pub rule: &'static str,
     /// Epochs run.
     pub epochs: usize,
     /// Training wall-clock seconds.
@@ -107,6 +110,11 @@ pub fn run(
         },
         fpr: fp as f64 / normal_test.len().max(1) as f64,
         g: model.g,
+        rule: if model.pairs.is_some() {
+            "key pairs"
+        } else {
+            "deeplog"
+        },
         epochs: model.summary.epochs,
         train_seconds: model.summary.seconds,
         events_per_s: scorer.events() as f64 / secs.max(1e-9),
@@ -126,7 +134,7 @@ impl Report {
         };
         format!(
             "train {} sessions; test {normal}, {} abnormal\n\
-             precision {:.4}  recall {:.4}  F1 {:.4}  FPR {:.4}  (TP {}, FP {}, g {})\n\
+             precision {:.4}  recall {:.4}  F1 {:.4}  FPR {:.4}  (TP {}, FP {}, g {}, rule: {})\n\
              training {:.1}s ({} epochs); scoring {:.0} events/s\n",
             self.train_sessions,
             self.abnormal_sessions,
@@ -137,6 +145,7 @@ impl Report {
             self.true_positives,
             self.false_positives,
             self.g,
+            self.rule,
             self.train_seconds,
             self.epochs,
             self.events_per_s
