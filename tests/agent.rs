@@ -6,161 +6,24 @@
 //! exactly one alert, which makes lost and doubled lines visible.
 
 use serde_json::Value;
-use std::io::{BufRead, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use common::{Agent, WAIT, free_port, refusal, syslog_line};
 
-/// A refused sudo by `user`, numbered so that its alert can be told apart.
-fn refusal(user: &str, n: usize) -> String {
-    format!(
-        "{user} : user NOT in sudoers ; TTY=pts/0 ; PWD=/home/{user} ; USER=root ; COMMAND=/bin/cat /etc/shadow{n}"
+/// `dante run` with `sources` (TOML tables) plus a file sink writing `alerts.jsonl`.
+fn start(sources: &str) -> Agent {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let alerts = dir.path().join("alerts.jsonl");
+    Agent::start_in(
+        dir,
+        &format!("{sources}\n[sinks.alerts]\ntype = \"file\"\npath = {alerts:?}\n"),
     )
-}
-
-fn syslog_line(user: &str, n: usize) -> String {
-    format!("Nov 25 10:00:00 ws-1 sudo[42]: {}", refusal(user, n))
-}
-
-struct Agent {
-    dir: TempDir,
-    child: Option<Child>,
-    api: u16,
-    config: PathBuf,
-}
-
-impl Agent {
-    /// Starts `dante run` with `sources` (TOML tables) plus a file sink and the API, and waits
-    /// for `/health`.
-    fn start(sources: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let api = free_port();
-        let config = dir.path().join("agent.toml");
-        let text = format!(
-            "data_dir = {:?}\n{sources}\n[sinks.alerts]\ntype = \"file\"\npath = {:?}\n[api]\naddress = \"127.0.0.1:{api}\"\n",
-            dir.path().join("state"),
-            dir.path().join("alerts.jsonl"),
-        );
-        std::fs::write(&config, text).expect("write config");
-        let mut agent = Self {
-            dir,
-            child: None,
-            api,
-            config,
-        };
-        agent.spawn();
-        agent
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_dante"))
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn dante run");
-        self.child = Some(child);
-        let deadline = Instant::now() + WAIT;
-        while self.get("/health").as_deref() != Some("ok\n") {
-            assert!(Instant::now() < deadline, "dante did not become healthy");
-            if let Some(Some(status)) = self.child.as_mut().map(|c| c.try_wait().ok().flatten()) {
-                panic!("dante exited early: {status}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// A plain HTTP/1.1 GET on the API; the body.
-    fn get(&self, path: &str) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.api)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut r = String::new();
-        s.read_to_string(&mut r).ok()?;
-        let (head, body) = r.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-    }
-
-    /// The value of a metric line starting with `name` (labels included), summed.
-    fn metric(&self, name: &str) -> f64 {
-        self.get("/metrics")
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn alerts(&self) -> Vec<Value> {
-        let Ok(f) = std::fs::File::open(self.path("alerts.jsonl")) else {
-            return Vec::new();
-        };
-        std::io::BufReader::new(f)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str(&l).ok())
-            .collect()
-    }
-
-    /// Waits until at least `n` alerts were written; returns them.
-    fn wait_alerts(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let a = self.alerts();
-            if a.len() >= n || Instant::now() > deadline {
-                return a;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn term(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SAFETY-free: kill(1) with SIGTERM through the command line tool.
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + WAIT;
-            while c.try_wait().ok().flatten().is_none() {
-                assert!(Instant::now() < deadline, "dante did not stop on SIGTERM");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill9();
-    }
 }
 
 /// The numbers `n` of the alerts' refusals (`/etc/shadowN`).
@@ -187,7 +50,7 @@ fn have(tool: &str) -> bool {
 #[test]
 fn alerts_follow_the_schema_and_explain_themselves() {
     let port = free_port();
-    let agent = Agent::start(&format!(
+    let agent = start(&format!(
         "[sources.net]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n"
     ));
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -229,7 +92,7 @@ fn logger_over_udp_and_tcp() {
         panic!("`logger` is needed (bsdutils); .ci/run installs it");
     }
     let (udp, tcp) = (free_port(), free_port());
-    let agent = Agent::start(&format!(
+    let agent = start(&format!(
         "[sources.udp]\ntype = \"syslog\"\nmode = \"udp\"\naddress = \"127.0.0.1:{udp}\"\n\
          [sources.tcp]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{tcp}\"\n"
     ));
@@ -255,7 +118,7 @@ fn rsyslog_forwards_with_omfwd() {
         panic!("rsyslogd is needed (apt install rsyslog); .ci/run installs it");
     };
     let tcp = free_port();
-    let agent = Agent::start(&format!(
+    let agent = start(&format!(
         "[sources.tcp]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{tcp}\"\n"
     ));
     // rsyslog tails a file with imfile and forwards every line over TCP with omfwd.
@@ -304,7 +167,7 @@ fn a_file_appended_renamed_and_truncated() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("auth.log");
     std::fs::write(&log, format!("{}\n", syslog_line("peggy", 0))).expect("write log");
-    let agent = Agent::start(&format!(
+    let agent = start(&format!(
         "[sources.auth]\ntype = \"file\"\ninclude = [{:?}]\nread_from = \"beginning\"\npoll_interval_ms = 50\n",
         log.display().to_string()
     ));
@@ -343,7 +206,7 @@ fn a_file_appended_renamed_and_truncated() {
 #[test]
 fn ndjson_over_http() {
     let port = free_port();
-    let agent = Agent::start(&format!(
+    let agent = start(&format!(
         "[sources.vector]\ntype = \"http\"\naddress = \"127.0.0.1:{port}\"\n"
     ));
     let body = format!(
@@ -380,7 +243,7 @@ fn a_kill_9_loses_nothing_and_repeats_only_past_the_checkpoint() {
         .map(|n| syslog_line("quentin", n) + "\n")
         .collect();
     std::fs::write(&log, text).expect("write log");
-    let mut agent = Agent::start(&format!(
+    let mut agent = start(&format!(
         "[sources.auth]\ntype = \"file\"\ninclude = [{:?}]\nread_from = \"beginning\"\npoll_interval_ms = 20\n",
         log.display().to_string()
     ));
@@ -446,7 +309,7 @@ fn sigterm_drains_and_saves_state() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("auth.log");
     std::fs::write(&log, format!("{}\n", syslog_line("rupert", 0))).expect("write log");
-    let mut agent = Agent::start(&format!(
+    let mut agent = start(&format!(
         "[sources.auth]\ntype = \"file\"\ninclude = [{:?}]\nread_from = \"beginning\"\npoll_interval_ms = 50\n",
         log.display().to_string()
     ));
@@ -543,7 +406,7 @@ fn stdin_source_ends_the_agent_at_its_end() {
 #[test]
 fn sighup_reloads_and_keeps_running_on_a_bad_file() {
     let port = free_port();
-    let mut agent = Agent::start(&format!(
+    let mut agent = start(&format!(
         "[sources.net]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n"
     ));
     let pid = agent.child.as_ref().map(Child::id).expect("running");
@@ -585,7 +448,7 @@ fn sighup_reloads_and_keeps_running_on_a_bad_file() {
 #[test]
 fn nothing_sent_during_a_reload_is_lost() {
     let (udp, tcp) = (free_port(), free_port());
-    let agent = Agent::start(&format!(
+    let agent = start(&format!(
         "[sources.udp]\ntype = \"syslog\"\nmode = \"udp\"\naddress = \"127.0.0.1:{udp}\"\n\
          [sources.tcp]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{tcp}\"\n"
     ));
@@ -642,7 +505,7 @@ fn learn_mode_records_trains_in_the_background_and_then_scores_with_it() {
         .expect("run dante generate");
     assert!(ok.success());
     let tcp = free_port();
-    let mut agent = Agent::start(&format!(
+    let mut agent = start(&format!(
         "[sources.auth]\ntype = \"file\"\ninclude = [{:?}]\nread_from = \"beginning\"\npoll_interval_ms = 50\n\
          [sources.tcp]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{tcp}\"\n\
          [model]\nmode = \"learn\"\nlearn_secs = 3600\nlearn_min_sessions = 10\nlearn_max_events = 300\nlearn_hidden = 8\n",
@@ -702,7 +565,7 @@ fn syslog_over_tls_from_openssl_s_client() {
     let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
     let f = |n: &str| tls.join(n).display().to_string();
     let port = free_port();
-    let agent = Agent::start(&format!(
+    let agent = start(&format!(
         "[sources.tls]\ntype = \"syslog\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\
          tls = {{ cert_file = {:?}, key_file = {:?}, ca_file = {:?} }}\n",
         f("server.pem"),

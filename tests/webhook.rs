@@ -12,29 +12,17 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+
+use common::{Agent, free_port, syslog_line, wait_for};
+
 const SECRET: &str = "whsec_test";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn syslog_line(user: &str, n: usize) -> String {
-    format!(
-        "Nov 25 10:00:00 ws-1 sudo[42]: {user} : user NOT in sudoers ; TTY=pts/0 ; PWD=/home/{user} ; USER=root ; COMMAND=/bin/cat /etc/shadow{n}"
-    )
-}
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
@@ -111,120 +99,20 @@ fn serve(port: u16, inbox: Shared) {
     });
 }
 
-struct Agent {
-    dir: TempDir,
-    child: Option<Child>,
-    api: u16,
-    config: PathBuf,
-}
-
-impl Agent {
-    /// `dante run` on `lines` (a file read from its beginning) with `sinks` (TOML tables).
-    fn start(lines: &[String], sinks: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("auth.log");
-        std::fs::write(
-            &log,
-            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
-        )
-        .expect("write log");
-        let api = free_port();
-        let config = dir.path().join("agent.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[sources.auth]\ntype = \"file\"\ninclude = [{:?}]\nread_from = \"beginning\"\npoll_interval_ms = 50\n{sinks}\n[api]\naddress = \"127.0.0.1:{api}\"\n",
-                dir.path().join("state"),
-                log.display().to_string(),
-            ),
-        )
-        .expect("write config");
-        let mut a = Self {
-            dir,
-            child: None,
-            api,
-            config,
-        };
-        a.spawn();
-        a
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_dante"))
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .env("DANTE_TEST_TOKEN", "t0ken")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(self.path("dante.log"))
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            )
-            .spawn()
-            .expect("spawn dante run");
-        self.child = Some(child);
-        let deadline = Instant::now() + WAIT;
-        while self.get("/health").as_deref() != Some("ok\n") {
-            assert!(Instant::now() < deadline, "dante did not become healthy");
-            if let Some(Some(s)) = self.child.as_mut().map(|c| c.try_wait().ok().flatten()) {
-                panic!("dante exited early: {s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn get(&self, path: &str) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.api)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut r = String::new();
-        s.read_to_string(&mut r).ok()?;
-        let (head, body) = r.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-    }
-
-    /// The sum of the metric lines starting with `name` (labels included).
-    fn metric(&self, name: &str) -> f64 {
-        self.get("/metrics")
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// `dante run` on `lines` (a file read from its beginning) with `sinks` (TOML tables).
+fn start(lines: &[String], sinks: &str) -> Agent {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("auth.log");
+    std::fs::write(
+        &log,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .expect("write log");
+    let source = format!(
+        "[sources.auth]\ntype = \"file\"\ninclude = [{:?}]\nread_from = \"beginning\"\npoll_interval_ms = 50\n",
+        log.display().to_string()
+    );
+    Agent::start_in(dir, &format!("{source}{sinks}"))
 }
 
 /// The accepted (2xx) posts to `path`, by incident.
@@ -290,7 +178,7 @@ fn every_incident_arrives_once_through_an_outage_500s_429s_and_a_400() {
          [sinks.pd]\ntype = \"webhook\"\nformat = \"pagerduty\"\nurl = \"http://127.0.0.1:{port}/pd\"\n\
          routing_key = \"R0UTING\"\nretry_initial_ms = 20\nretry_max_ms = 200\nrate_limit_per_minute = 0\n"
     );
-    let agent = Agent::start(&lines, &sinks);
+    let agent = start(&lines, &sinks);
     // The receiver is down: the alerts wait on disk, retried.
     wait_for("retries while the receiver is down", || {
         agent.metric("dante_webhook_retries_total") >= 4.0
@@ -410,7 +298,7 @@ fn a_kill_9_in_the_middle_of_a_backlog_loses_nothing() {
         "[sinks.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/\"\n\
          retry_initial_ms = 20\nretry_max_ms = 100\nrate_limit_per_minute = 0\nconcurrency = 2\n"
     );
-    let mut agent = Agent::start(&lines, &sinks);
+    let mut agent = start(&lines, &sinks);
     // The backlog builds up on disk while the receiver is down, and the file source's
     // checkpoint passes every line: from now on the queue is the only copy of the alerts.
     wait_for("the whole backlog queued", || {
@@ -600,7 +488,7 @@ fn tls_is_verified_unless_the_ca_is_given() {
          tls = {{ ca_file = {:?} }}\nrate_limit_per_minute = 0\n",
         ca.display().to_string()
     );
-    let agent = Agent::start(&[syslog_line("trent", 0)], &sinks);
+    let agent = start(&[syslog_line("trent", 0)], &sinks);
     wait_for("the post through the trusted CA", || {
         paths.lock().expect("paths").iter().any(|p| p == "/trusted")
     });
