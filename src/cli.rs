@@ -793,7 +793,10 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
             r.users, r.insiders, r.user_days
         );
         println!("user AUC      {:.4}", r.user_auc);
-        println!("user-day AUC  {:.4}", r.user_day_auc);
+        println!(
+            "user-day AUC  {:.4} (days acted on: {}; every day of the insiders' windows: {:.4}, {} days)",
+            r.user_day_auc, r.positive_days[0], r.user_day_auc_window, r.positive_days[1]
+        );
         println!(
             "detection at 1% FPR {:.3}, at 5% FPR {:.3}",
             r.detection_at_1pct_fpr, r.detection_at_5pct_fpr

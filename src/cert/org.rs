@@ -187,6 +187,10 @@ pub struct Insider {
     pub start: i64,
     /// See `start`.
     pub end: i64,
+    /// The days (day numbers on CERT's clock) on which a row of the insider's detail file
+    /// (`answers/<release>-<scenario>/<details>`) falls: the days they acted, as opposed to
+    /// every day between `start` and `end`. `None` when the detail file is not there.
+    pub acting_days: Option<Vec<i64>>,
 }
 
 /// The answer key: the insiders, and the rows that could not be read.
@@ -226,10 +230,16 @@ pub fn read_answers(dir: &Path) -> Result<Option<Answers>, OrgError> {
                 user: get("user").to_string(),
                 start: date("start")?,
                 end: date("end")?,
+                acting_days: None,
             })
         })();
         match parsed {
-            Ok(x) => out.push(x),
+            Ok(mut x) => {
+                x.acting_days = detail_file(dir, get("details"))
+                    .map(|path| acting_days(&path, &mut bad))
+                    .transpose()?;
+                out.push(x);
+            }
             Err(reason) => bad.push(BadRow {
                 path: path.clone(),
                 // The header is line 1; multi-line fields are not expected here.
@@ -239,6 +249,45 @@ pub fn read_answers(dir: &Path) -> Result<Option<Answers>, OrgError> {
         }
     }
     Ok(Some(Answers { insiders: out, bad }))
+}
+
+/// Where the detail file `name` of `answers/insiders.csv` is: in a folder of `answers/` (the
+/// releases put `r5.2-1-AAM0658.csv` in `answers/r5.2-1/`) or in `answers/` itself.
+fn detail_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    // A name is a file name, never a path: `../` in an answer key must not read elsewhere.
+    if name.is_empty() || name.contains(['/', '\\']) || name == ".." {
+        return None;
+    }
+    let answers = dir.join("answers");
+    let folder = name.rsplit_once('-').map(|(f, _)| answers.join(f));
+    folder
+        .into_iter()
+        .chain([answers])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The distinct days of the rows of a detail file (`kind,id,date,user,pc,…` a line); a line
+/// without a date in its third field is reported and skipped.
+fn acting_days(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<i64>, OrgError> {
+    let bytes = std::fs::read(path).map_err(|e| org_error(path, e))?;
+    let mut days = Vec::new();
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match line.split(|&b| b == b',').nth(2).and_then(time::parse) {
+            Some(t) => days.push(t.div_euclid(time::DAY)),
+            None => bad.push(BadRow {
+                path: path.to_path_buf(),
+                line: n as u64 + 1,
+                reason: "no date in the third field".to_string(),
+            }),
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    Ok(days)
 }
 
 /// Big Five scores by user id from `dir/psychometric.csv` (`O`, `C`, `E`, `A`, `N`); empty when
@@ -341,9 +390,30 @@ mod tests {
         let Answers { insiders, bad } = read_answers(d.path()).unwrap().unwrap();
         assert_eq!(insiders.len(), 1);
         assert_eq!(insiders[0].scenario, 1);
+        assert_eq!(insiders[0].acting_days, None, "no detail file");
         assert_eq!(time::format(insiders[0].end), "10/30/2010 05:20:53");
         assert!(
             bad[0].to_string().contains("insiders.csv:3: bad scenario"),
+            "{bad:?}"
+        );
+        // The detail file gives the days the insider acted on; a row without a date is reported.
+        write(
+            d.path(),
+            "answers/r5.2-1/r5.2-1-AAM0658.csv",
+            "logon,{Q4D5-W4HH44UC-5188LWZK},10/23/2010 00:45:17,AAM0658,PC-5866,Logon\n\
+            device,{X1},10/23/2010 00:50:02,AAM0658,PC-5866,Connect\n\
+            http,{X2},bad date,AAM0658,PC-5866,http://wikileaks.org\n\
+            http,{X3},10/30/2010 05:20:53,AAM0658,PC-5866,http://wikileaks.org,a, b\n",
+        );
+        let Answers { insiders, bad } = read_answers(d.path()).unwrap().unwrap();
+        let day = |s: &str| time::parse(s.as_bytes()).unwrap().div_euclid(time::DAY);
+        assert_eq!(
+            insiders[0].acting_days,
+            Some(vec![day("10/23/2010"), day("10/30/2010")])
+        );
+        assert!(
+            bad.iter()
+                .any(|b| b.to_string().contains("r5.2-1-AAM0658.csv:3")),
             "{bad:?}"
         );
         write(

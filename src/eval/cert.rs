@@ -97,9 +97,16 @@ pub struct Report {
     pub user_days: usize,
     /// ROC AUC of the user scores.
     pub user_auc: f64,
-    /// ROC AUC of the user-day scores (a day is positive when it is an insider's day inside the
-    /// answer's start–end window).
+    /// ROC AUC of the user-day scores. A day is positive when the insider acted on it (a row of
+    /// their answer's detail file falls on it); when a detail file is missing, every day of the
+    /// answer's start–end window counts, as in [`Report::user_day_auc_window`].
     pub user_day_auc: f64,
+    /// ROC AUC of the user-day scores with every day inside an insider's start–end window
+    /// positive, the days between their acts included (DANTE's labelling, stricter on a
+    /// detector that marks the days of the acts).
+    pub user_day_auc_window: f64,
+    /// Positive user-days under each labelling: acting days, window days.
+    pub positive_days: [usize; 2],
     /// Share of insiders above the threshold that flags 1% (5%) of benign users.
     pub detection_at_1pct_fpr: f64,
     /// See `detection_at_1pct_fpr`.
@@ -843,14 +850,21 @@ fn report(
             .count();
         hit as f64 / scenario.len().max(1) as f64
     };
+    let in_window = |i: &Insider, d: i64| {
+        (i.start.div_euclid(time::DAY)..=i.end.div_euclid(time::DAY)).contains(&d)
+    };
+    let insider_of = |u: u32| scenario.get(read.users[u as usize].as_str());
+    let window_labels: Vec<bool> = test
+        .iter()
+        .map(|&(u, d, _, _)| insider_of(u).is_some_and(|i| in_window(i, d)))
+        .collect();
     let day_labels: Vec<bool> = test
         .iter()
         .map(|&(u, d, _, _)| {
-            scenario
-                .get(read.users[u as usize].as_str())
-                .is_some_and(|i| {
-                    (i.start.div_euclid(time::DAY)..=i.end.div_euclid(time::DAY)).contains(&d)
-                })
+            insider_of(u).is_some_and(|i| match &i.acting_days {
+                Some(days) => days.binary_search(&d).is_ok(),
+                None => in_window(i, d),
+            })
         })
         .collect();
     let day_scores: Vec<f64> = test.iter().map(|t| t.2).collect();
@@ -879,6 +893,11 @@ fn report(
         user_days: test.len(),
         user_auc: auc(&scores, &labels),
         user_day_auc: auc(&day_scores, &day_labels),
+        user_day_auc_window: auc(&day_scores, &window_labels),
+        positive_days: [
+            day_labels.iter().filter(|l| **l).count(),
+            window_labels.iter().filter(|l| **l).count(),
+        ],
         detection_at_1pct_fpr: detection(0.01),
         detection_at_5pct_fpr: detection(0.05),
         per_scenario,
