@@ -901,6 +901,8 @@ fn load_config(path: Option<&std::path::Path>) -> Result<dante::config::Config> 
 /// `dante run`: logs to stderr (RUST_LOG sets the level), stops on SIGTERM or SIGINT, reloads
 /// the configuration on SIGHUP (an invalid one is reported and the running one kept).
 fn run_agent(args: RunArgs) -> Result<ExitCode> {
+    // Learn mode's training (candle) on one thread too: an endpoint's cores are its owner's.
+    set_training_threads(None);
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
