@@ -82,6 +82,20 @@ async fn receive(
 
 /// Serves the receiver on `port` from a thread of its own.
 fn serve(port: u16, inbox: Shared) {
+    listen(port, |l| async move {
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(receive))
+            .with_state(inbox);
+        let _ = axum::serve(l, app).await;
+    });
+}
+
+/// Binds `port` now (so that the agent finds it), then runs `server` on the listener on a
+/// thread with a runtime of its own.
+fn listen<F: Future<Output = ()>>(
+    port: u16,
+    server: impl FnOnce(tokio::net::TcpListener) -> F + Send + 'static,
+) {
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the receiver");
     listener.set_nonblocking(true).expect("nonblocking");
     std::thread::spawn(move || {
@@ -91,10 +105,7 @@ fn serve(port: u16, inbox: Shared) {
             .expect("runtime");
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new()
-                .fallback(axum::routing::post(receive))
-                .with_state(inbox);
-            let _ = axum::serve(l, app).await;
+            server(l).await;
         });
     });
 }
@@ -435,43 +446,32 @@ fn serve_tls(port: u16, paths: Arc<Mutex<Vec<String>>>) {
             .with_single_cert(certs, key)
             .expect("server config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((tcp, _)) = l.accept().await {
-                let (acceptor, paths) = (acceptor.clone(), paths.clone());
-                tokio::spawn(async move {
-                    // A client that refuses the certificate ends here.
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    // Up to the end of the headers; the body does not matter.
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match tls.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
+    listen(port, |l| async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let (acceptor, paths) = (acceptor.clone(), paths.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Up to the end of the headers; the body does not matter.
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
-                    let head = String::from_utf8_lossy(&buf);
-                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
-                    paths.lock().expect("paths").push(path);
-                    let _ = tls
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                        )
-                        .await;
-                    let _ = tls.shutdown().await;
-                });
-            }
-        });
+                }
+                let head = String::from_utf8_lossy(&buf);
+                let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                paths.lock().expect("paths").push(path);
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
     });
 }
 
