@@ -48,22 +48,6 @@ pub struct CertEval {
     pub explain: usize,
 }
 
-/// The words a key line can carry that the threat signatures read.
-const SIGNALS: [&str; 12] = [
-    "leak",
-    "job",
-    "cloud",
-    "hacking",
-    "webmail",
-    "to-usb",
-    "usb-connect",
-    "supervisor",
-    "other",
-    "after",
-    "weekend",
-    "http-upload",
-];
-
 /// One user-day: its keys and when it began.
 #[derive(Debug, Clone, Default)]
 struct Day {
@@ -233,12 +217,10 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
     })
 }
 
-/// The CERT scenario a flagged user's anomalous days look like (0: none fits).
-fn category(s: &[u32; SIGNALS.len()]) -> u8 {
-    let has = |w: &str| SIGNALS.iter().position(|x| *x == w).map_or(0, |i| s[i]) > 0;
-    // Files mailed to a personal address from someone else's PC are scenario 4 even when that
-    // PC is the supervisor's (on three simulated sets, 9 of 26 such insiders were called 3);
-    // the supervisor's PC without it, or a hacking tool, is scenario 3.
+/// The CERT scenario one key line is a sign of (0: none), by its words.
+fn signature(line: &str) -> u8 {
+    let has = |w: &str| line.split(' ').any(|x| x == w);
+    let away = has("other") || has("supervisor");
     if has("hacking") {
         3
     } else if has("leak") {
@@ -247,13 +229,40 @@ fn category(s: &[u32; SIGNALS.len()]) -> u8 {
         2
     } else if has("cloud") {
         5
-    } else if has("webmail") && (has("other") || has("supervisor")) {
+    } else if away && (has("webmail") || (has("external") && has("attachment"))) {
+        // Mail home from someone else's PC (the supervisor's too): scenario 4. A personal
+        // address at a domain the lists do not know is only "external".
         4
     } else if has("supervisor") {
         3
+    } else if has("own")
+        && (has("after") || has("weekend"))
+        && ["to-usb", "from-usb", "usb-connect", "usb-disconnect"]
+            .iter()
+            .any(|w| has(w))
+    {
+        // A thumb drive at one's own PC out of hours: scenario 1's copying, also when the
+        // upload goes to a site the lists do not know.
+        1
     } else {
         0
     }
+}
+
+/// The CERT scenario a flagged user's anomalous days look like (0: none fits): each surprising
+/// key votes for its [`signature`] with its evidence (excess times `1 + ln` count), the most
+/// votes win. The earlier rule (the first signature present, in a fixed order) let one
+/// incidental key decide: a cloud or job site visited once outvoted weeks of files mailed home
+/// from colleagues' PCs (category accuracy 0.95 and 0.84 on two sets; 1.00 and 1.00 by votes).
+fn category(votes: &[f64; 6]) -> u8 {
+    // votes[0] (keys of no signature) takes no part.
+    let mut best = 0;
+    for s in 1..6 {
+        if votes[s] > 0.0 && (best == 0 || votes[s] > votes[best]) {
+            best = s;
+        }
+    }
+    best as u8
 }
 
 /// Day scores at or below this add nothing to a user's score: ordinary variation.
@@ -634,7 +643,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         .iter()
         .map(|(&u, &score)| {
             let flagged = score >= cut && score > 0.0 && score.is_finite();
-            let mut signals = [0u32; SIGNALS.len()];
+            let mut votes = [0f64; 6];
             let mut first_alert = None;
             let (mut sum, mut top) = (0.0, f64::NEG_INFINITY);
             let days = match runs.get(&u) {
@@ -657,20 +666,16 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                 }
                 let (_, day) = *all[i].0;
                 judge.day(u, day, &d.keys, &mut scratch, &mut per_key);
-                for (k, _, n) in &per_key {
+                for (k, e, n) in &per_key {
                     let line = read.lines.get(*k as usize - 1).map_or("", String::as_str);
-                    for w in line.split(' ') {
-                        if let Some(at) = SIGNALS.iter().position(|x| *x == w) {
-                            signals[at] += n;
-                        }
-                    }
+                    votes[usize::from(signature(line))] += e * (1.0 + f64::from(*n).ln());
                 }
             }
             UserResult {
                 user: read.users[u as usize].clone(),
                 score,
                 flagged,
-                category: if flagged { category(&signals) } else { 0 },
+                category: if flagged { category(&votes) } else { 0 },
                 first_alert,
             }
         })
@@ -1222,26 +1227,24 @@ mod tests {
 
     #[test]
     fn categories_follow_the_scenarios() {
-        let mut s = [0u32; SIGNALS.len()];
-        assert_eq!(category(&s), 0);
-        let set = |s: &mut [u32; SIGNALS.len()], w: &str| {
-            s[SIGNALS.iter().position(|x| *x == w).unwrap()] += 1;
-        };
-        set(&mut s, "supervisor");
-        assert_eq!(category(&s), 3);
-        set(&mut s, "webmail");
-        assert_eq!(category(&s), 4, "mailed home from the supervisor's PC");
-        let mut s = [0u32; SIGNALS.len()];
-        set(&mut s, "webmail");
-        set(&mut s, "other");
-        assert_eq!(category(&s), 4);
-        set(&mut s, "cloud");
-        assert_eq!(category(&s), 5);
-        set(&mut s, "job");
-        assert_eq!(category(&s), 2);
-        set(&mut s, "leak");
-        assert_eq!(category(&s), 1);
-        set(&mut s, "hacking");
-        assert_eq!(category(&s), 3);
+        assert_eq!(signature("logon supervisor after"), 3);
+        assert_eq!(signature("http-download hacking new-site own work"), 3);
+        assert_eq!(signature("http leak own after"), 1);
+        assert_eq!(signature("file-copy to-usb own weekend"), 1);
+        assert_eq!(signature("file-copy to-usb own work"), 0);
+        assert_eq!(signature("http job new-site own work"), 2);
+        assert_eq!(signature("http cloud own after"), 5);
+        assert_eq!(signature("email-send webmail attachment other work"), 4);
+        assert_eq!(signature("email-send external attachment other after"), 4);
+        assert_eq!(
+            signature("email-send webmail attachment supervisor work"),
+            4,
+            "mailed home from the supervisor's PC"
+        );
+        assert_eq!(signature("email-send external own work"), 0);
+        assert_eq!(category(&[0.0; 6]), 0);
+        // The most evidence wins, not the first signature present.
+        assert_eq!(category(&[9.0, 0.0, 0.0, 0.0, 30.0, 2.0]), 4);
+        assert_eq!(category(&[9.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 1);
     }
 }
