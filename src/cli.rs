@@ -771,7 +771,10 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
             r.users, r.insiders, r.user_days
         );
         println!("user AUC      {:.4}", r.user_auc);
-        println!("user-day AUC  {:.4}", r.user_day_auc);
+        println!(
+            "user-day AUC  {:.4} (alert level; the day's own score {:.4})",
+            r.user_day_auc, r.user_day_auc_own
+        );
         println!(
             "detection at 1% FPR {:.3}, at 5% FPR {:.3}",
             r.detection_at_1pct_fpr, r.detection_at_5pct_fpr

@@ -5,11 +5,13 @@
 //! in pieces of 64 keys), then every day is scored. Each key's surprise is the model's, made
 //! personal by how much more or less often this user had the key in the baseline than everyone
 //! did ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's
-//! 99th percentile. A day's score is that evidence above the user's own baseline mean, and a
-//! user's score the sum of their test days' scores above 1 plus their highest. The users at the
-//! alert budget's top are flagged, with a threat category read off the words of the surprising
-//! keys of the days that made their score (signatures of the CERT scenarios, never the answer
-//! key), and those keys in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
+//! 99th percentile, weighted up for keys few users had and for keys that are signs of a CERT
+//! scenario ([`key_weights`]). A day's score is that evidence above the user's own baseline
+//! mean, and a user's score the sum of their test days' scores above 1 plus their highest; a
+//! user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the
+//! alert budget's top are flagged, with a threat category voted by the surprising keys of the
+//! days that made their score (signatures of the CERT scenarios, never the answer key), and
+//! those keys in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
 //! user-day, detection at 1% and 5% false positives, recall per scenario and the category
 //! confusion matrix.
 
@@ -81,9 +83,12 @@ pub struct Report {
     pub user_days: usize,
     /// ROC AUC of the user scores.
     pub user_auc: f64,
-    /// ROC AUC of the user-day scores (a day is positive when it is an insider's day inside the
-    /// answer's start–end window).
+    /// ROC AUC of the user-day alert levels ([`levels`]; a day is positive when it is an
+    /// insider's day inside the answer's start–end window).
     pub user_day_auc: f64,
+    /// The same for the day's own score, without the user's recent days: it ranks the days that
+    /// carry the acts, not the quiet days between them that the answer window counts too.
+    pub user_day_auc_own: f64,
     /// Share of insiders above the threshold that flags 1% (5%) of benign users.
     pub detection_at_1pct_fpr: f64,
     /// See `detection_at_1pct_fpr`.
@@ -267,6 +272,33 @@ fn category(votes: &[f64; 6]) -> u8 {
 
 /// Day scores at or below this add nothing to a user's score: ordinary variation.
 const DAY_FLOOR: f64 = 1.0;
+
+/// The half-life, in days, of a past day's weight in a user's alert level ([`levels`]).
+const LEVEL_HALF_LIFE: f64 = 7.0;
+
+/// Each test day's alert level: the day's score plus the scores above [`DAY_FLOOR`] of the
+/// user's days so far (that one included), each halved every [`LEVEL_HALF_LIFE`] days — the
+/// user's score as of that day, with the past fading. Insiders act every few days for weeks
+/// (scenarios 2, 4, 5), so the quiet days between their acts belong to the incident; a week's
+/// half-life bridges those gaps (3 to 30 days measured: user-day AUC 0.95–0.97 on two sets, the
+/// day's own score 0.71–0.75) and lets a benign user's one odd day fade within a month.
+/// `test` is in (user, day) order.
+fn levels(test: &[(u32, i64, f64, usize)]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(test.len());
+    let mut past: Option<(u32, i64, f64)> = None;
+    for &(u, d, s, _) in test {
+        let mut sum = match past {
+            Some((pu, pd, sum)) if pu == u => sum * 0.5f64.powf((d - pd) as f64 / LEVEL_HALF_LIFE),
+            _ => 0.0,
+        };
+        if s > DAY_FLOOR {
+            sum += s;
+        }
+        out.push(sum + s);
+        past = Some((u, d, sum));
+    }
+    out
+}
 
 /// Training keys come in pieces of at most this many: a long day would otherwise be one long,
 /// serial pass through the LSTM (and pad its whole batch to its length).
@@ -707,6 +739,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     for (n, t) in test.iter().enumerate() {
         runs.entry(t.0).or_insert(n..n).end = n + 1;
     }
+    let levels = levels(&test);
     let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
     let mut results: Vec<UserResult> = best
         .iter()
@@ -750,13 +783,14 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         })
         .collect();
     results.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.user.cmp(&b.user)));
-    write_outputs(cfg, &results, &test, &read)?;
+    write_outputs(cfg, &results, &test, &levels, &read)?;
     write_evidence(cfg, &results, &test, &all, &read, &judge)?;
     let report = answers.map(|a| {
         report(
             &a.insiders,
             &results,
             &test,
+            &levels,
             &read,
             split,
             started,
@@ -794,6 +828,7 @@ fn write_outputs(
     cfg: &CertEval,
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
+    levels: &[f64],
     read: &Read,
 ) -> Result<(), CertEvalError> {
     let err = |path: &Path| {
@@ -818,10 +853,10 @@ fn write_outputs(
     out.flush().map_err(err(&path))?;
     let path = cfg.out.join("user_days.tsv");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err(&path))?);
-    for &(u, d, s, _) in test {
+    for (&(u, d, s, _), level) in test.iter().zip(levels) {
         writeln!(
             out,
-            "{}\t{}\t{s:.6}",
+            "{}\t{}\t{s:.6}\t{level:.6}",
             read.users[u as usize],
             time::date(d * time::DAY)
         )
@@ -886,6 +921,7 @@ fn report(
     insiders: &[Insider],
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
+    levels: &[f64],
     read: &Read,
     split: i64,
     started: Instant,
@@ -946,13 +982,14 @@ fn report(
     let test_days = (read.last.div_euclid(time::DAY) - split + 1).max(1);
     let secs = started.elapsed().as_secs_f64();
     let user_roc = roc(&scores, &labels);
-    let day_roc = roc(&day_scores, &day_labels);
+    let day_roc = roc(levels, &day_labels);
     let r = Report {
         users: users.len(),
         insiders: scenario.len(),
         user_days: test.len(),
         user_auc: auc(&scores, &labels),
-        user_day_auc: auc(&day_scores, &day_labels),
+        user_day_auc: auc(levels, &day_labels),
+        user_day_auc_own: auc(&day_scores, &day_labels),
         detection_at_1pct_fpr: detection(0.01),
         detection_at_5pct_fpr: detection(0.05),
         per_scenario,
@@ -1236,7 +1273,7 @@ mod tests {
             "{evidence}"
         );
         let days = std::fs::read_to_string(out.join("user_days.tsv")).unwrap();
-        assert!(days.lines().all(|l| l.split('\t').count() == 3));
+        assert!(days.lines().all(|l| l.split('\t').count() == 4));
         assert!(out.join("report.json").exists());
         let svg = std::fs::read_to_string(out.join("report.svg")).unwrap();
         assert!(
@@ -1290,6 +1327,21 @@ mod tests {
         // A rare key's weight scales its excess.
         let rare = evidence(&[4.5], &[3], 2.5, |_| 3.0, &mut scratch);
         assert!((rare - 6.0).abs() < 1e-12, "{rare}");
+    }
+
+    #[test]
+    fn the_alert_level_carries_a_users_recent_days() {
+        let t = |u, d, s| (u, d, s, 0);
+        // User 0: an odd day (10), a quiet day a week later, a quiet day eight weeks later.
+        // User 1's days start from nothing.
+        let l = levels(&[t(0, 0, 10.0), t(0, 7, 0.0), t(0, 63, 0.0), t(1, 64, 0.5)]);
+        assert_eq!(
+            l[0], 20.0,
+            "the day counts as the score's sum and as itself"
+        );
+        assert!((l[1] - 5.0).abs() < 1e-12, "halved a week on: {l:?}");
+        assert!(l[2] < 0.1, "faded: {l:?}");
+        assert_eq!(l[3], 0.5, "below the floor only itself: {l:?}");
     }
 
     #[test]
