@@ -794,8 +794,14 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
         );
         println!("user AUC      {:.4}", r.user_auc);
         println!(
-            "user-day AUC  {:.4} (days acted on: {}; every day of the insiders' windows: {:.4}, {} days)",
-            r.user_day_auc, r.positive_days[0], r.user_day_auc_window, r.positive_days[1]
+            "user-day AUC  {:.4} (alert level {:.4}; positive: the {} days the insiders acted on)\n\
+             user-day AUC  {:.4} (alert level {:.4}; positive: the {} days of the insiders' windows)",
+            r.user_day_auc,
+            r.user_day_auc_level,
+            r.positive_days[0],
+            r.user_day_auc_window,
+            r.user_day_auc_window_level,
+            r.positive_days[1]
         );
         println!(
             "detection at 1% FPR {:.3}, at 5% FPR {:.3}",

@@ -5,11 +5,13 @@
 //! in pieces of 64 keys), then every day is scored. Each key's surprise is the model's, made
 //! personal by how much more or less often this user had the key in the baseline than everyone
 //! did ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's
-//! 99th percentile. A day's score is that evidence above the user's own baseline mean, and a
-//! user's score the sum of their test days' scores above 1 plus their highest. The users at the
-//! alert budget's top are flagged, with a threat category read off the words of the surprising
-//! keys of the days that made their score (signatures of the CERT scenarios, never the answer
-//! key), and those keys in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
+//! 99th percentile, weighted up for keys few users had and for keys that are signs of a CERT
+//! scenario ([`key_weights`]). A day's score is that evidence above the user's own baseline
+//! mean, and a user's score the sum of their test days' scores above 1 plus their highest; a
+//! user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the
+//! alert budget's top are flagged, with a threat category voted by the surprising keys of the
+//! days that made their score (signatures of the CERT scenarios, never the answer key), and
+//! those keys in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
 //! user-day, detection at 1% and 5% false positives, recall per scenario and the category
 //! confusion matrix.
 
@@ -48,22 +50,6 @@ pub struct CertEval {
     pub explain: usize,
 }
 
-/// The words a key line can carry that the threat signatures read.
-const SIGNALS: [&str; 12] = [
-    "leak",
-    "job",
-    "cloud",
-    "hacking",
-    "webmail",
-    "to-usb",
-    "usb-connect",
-    "supervisor",
-    "other",
-    "after",
-    "weekend",
-    "http-upload",
-];
-
 /// One user-day: its keys and when it began.
 #[derive(Debug, Clone, Default)]
 struct Day {
@@ -97,14 +83,18 @@ pub struct Report {
     pub user_days: usize,
     /// ROC AUC of the user scores.
     pub user_auc: f64,
-    /// ROC AUC of the user-day scores. A day is positive when the insider acted on it (a row of
-    /// their answer's detail file falls on it); when a detail file is missing, every day of the
-    /// answer's start–end window counts, as in [`Report::user_day_auc_window`].
+    /// ROC AUC of the user-day scores, a day positive when the insider acted on it (a row of
+    /// their answer's detail file falls on it; when a detail file is missing, every day of the
+    /// answer's start–end window counts).
     pub user_day_auc: f64,
-    /// ROC AUC of the user-day scores with every day inside an insider's start–end window
-    /// positive, the days between their acts included (DANTE's labelling, stricter on a
-    /// detector that marks the days of the acts).
+    /// The same for the user-day alert levels ([`levels`]), which carry an insider's recent
+    /// days into the quiet days after them.
+    pub user_day_auc_level: f64,
+    /// ROC AUC of the user-day scores with every day of an insider's start–end window
+    /// positive, the quiet days between their acts included (DANTE's labelling).
     pub user_day_auc_window: f64,
+    /// The same for the alert levels, made for that labelling.
+    pub user_day_auc_window_level: f64,
     /// Positive user-days under each labelling: acting days, window days.
     pub positive_days: [usize; 2],
     /// Share of insiders above the threshold that flags 1% (5%) of benign users.
@@ -240,12 +230,10 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
     })
 }
 
-/// The CERT scenario a flagged user's anomalous days look like (0: none fits).
-fn category(s: &[u32; SIGNALS.len()]) -> u8 {
-    let has = |w: &str| SIGNALS.iter().position(|x| *x == w).map_or(0, |i| s[i]) > 0;
-    // Files mailed to a personal address from someone else's PC are scenario 4 even when that
-    // PC is the supervisor's (on three simulated sets, 9 of 26 such insiders were called 3);
-    // the supervisor's PC without it, or a hacking tool, is scenario 3.
+/// The CERT scenario one key line is a sign of (0: none), by its words.
+fn signature(line: &str) -> u8 {
+    let has = |w: &str| line.split(' ').any(|x| x == w);
+    let away = has("other") || has("supervisor");
     if has("hacking") {
         3
     } else if has("leak") {
@@ -254,17 +242,71 @@ fn category(s: &[u32; SIGNALS.len()]) -> u8 {
         2
     } else if has("cloud") {
         5
-    } else if has("webmail") && (has("other") || has("supervisor")) {
+    } else if away && (has("webmail") || (has("external") && has("attachment"))) {
+        // Mail home from someone else's PC (the supervisor's too): scenario 4. A personal
+        // address at a domain the lists do not know is only "external".
         4
     } else if has("supervisor") {
         3
+    } else if has("own")
+        && (has("after") || has("weekend"))
+        && ["to-usb", "from-usb", "usb-connect", "usb-disconnect"]
+            .iter()
+            .any(|w| has(w))
+    {
+        // A thumb drive at one's own PC out of hours: scenario 1's copying, also when the
+        // upload goes to a site the lists do not know.
+        1
     } else {
         0
     }
 }
 
+/// The CERT scenario a flagged user's anomalous days look like (0: none fits): each surprising
+/// key votes for its [`signature`] with its evidence (excess times `1 + ln` count), the most
+/// votes win. The earlier rule (the first signature present, in a fixed order) let one
+/// incidental key decide: a cloud or job site visited once outvoted weeks of files mailed home
+/// from colleagues' PCs (category accuracy 0.95 and 0.84 on two sets; 1.00 and 1.00 by votes).
+fn category(votes: &[f64; 6]) -> u8 {
+    // votes[0] (keys of no signature) takes no part.
+    let mut best = 0;
+    for s in 1..6 {
+        if votes[s] > 0.0 && (best == 0 || votes[s] > votes[best]) {
+            best = s;
+        }
+    }
+    best as u8
+}
+
 /// Day scores at or below this add nothing to a user's score: ordinary variation.
 const DAY_FLOOR: f64 = 1.0;
+
+/// The half-life, in days, of a past day's weight in a user's alert level ([`levels`]).
+const LEVEL_HALF_LIFE: f64 = 7.0;
+
+/// Each test day's alert level: the day's score plus the scores above [`DAY_FLOOR`] of the
+/// user's days so far (that one included), each halved every [`LEVEL_HALF_LIFE`] days — the
+/// user's score as of that day, with the past fading. Insiders act every few days for weeks
+/// (scenarios 2, 4, 5), so the quiet days between their acts belong to the incident; a week's
+/// half-life bridges those gaps (3 to 30 days measured: user-day AUC 0.95–0.97 on two sets, the
+/// day's own score 0.71–0.75) and lets a benign user's one odd day fade within a month.
+/// `test` is in (user, day) order.
+fn levels(test: &[(u32, i64, f64, usize)]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(test.len());
+    let mut past: Option<(u32, i64, f64)> = None;
+    for &(u, d, s, _) in test {
+        let mut sum = match past {
+            Some((pu, pd, sum)) if pu == u => sum * 0.5f64.powf((d - pd) as f64 / LEVEL_HALF_LIFE),
+            _ => 0.0,
+        };
+        if s > DAY_FLOOR {
+            sum += s;
+        }
+        out.push(sum + s);
+        past = Some((u, d, sum));
+    }
+    out
+}
 
 /// Training keys come in pieces of at most this many: a long day would otherwise be one long,
 /// serial pass through the LSTM (and pad its whole batch to its length).
@@ -302,10 +344,16 @@ struct Habits {
     users: FxHashMap<u32, (FxHashMap<KeyId, u32>, u64)>,
     all: FxHashMap<KeyId, u64>,
     total: u64,
+    /// How many users had each key.
+    holders: FxHashMap<KeyId, u32>,
 }
 
 /// How many keys of evidence the everyone-prior is worth in a user's key shares.
 const PRIOR_KEYS: f64 = 50.0;
+
+/// The extra weight of a key no user had in the baseline ([`Habits::rarity`]): it counts three
+/// times a key everyone has.
+const RARITY: f64 = 2.0;
 
 impl Habits {
     fn of<'d>(days: impl Iterator<Item = (u32, &'d Day)>) -> Self {
@@ -313,6 +361,7 @@ impl Habits {
             users: FxHashMap::default(),
             all: FxHashMap::default(),
             total: 0,
+            holders: FxHashMap::default(),
         };
         for (u, d) in days {
             let (counts, n) = h.users.entry(u).or_default();
@@ -323,17 +372,31 @@ impl Habits {
             *n += d.keys.len() as u64;
             h.total += d.keys.len() as u64;
         }
+        for (counts, _) in h.users.values() {
+            for k in counts.keys() {
+                *h.holders.entry(*k).or_default() += 1;
+            }
+        }
         h
+    }
+
+    /// How much a key's excess surprise weighs by how few users had it in the baseline: from 1
+    /// (everyone had it) to `1 + RARITY` (no one did), by `ln(users / holders)` on the scale of
+    /// `ln(users)`, so the same for any organisation's size. The personal surprise says the
+    /// key is new *for this user*, which a weekend session or a shared PC often is; a key no
+    /// one does (logging on at the supervisor's PC, webmail with attachments from another's
+    /// PC) is worse. Measured on two 1,000-user sets: detection at 1% FPR 0.84 → 0.90 and
+    /// 0.98 → 1.00 with this weight; 1 to 3 for `RARITY` gave the same within 0.02.
+    fn rarity(&self, k: KeyId) -> f64 {
+        let users = self.users.len() as f64 + 1.0;
+        let holders = f64::from(self.holders.get(&k).copied().unwrap_or(0)) + 1.0;
+        1.0 + RARITY * (users / holders).ln() / users.ln().max(1e-9)
     }
 
     /// `ln(p_all(k) / p_user(k))` for `count` uses of `k` by `user` in the day being scored,
     /// which, when the day is a baseline day, are taken out of the user's counts (so a baseline
-    /// day is judged as if unseen, like a test day). 0 for a key nobody had.
+    /// day is judged as if unseen, like a test day).
     fn personal(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> f64 {
-        let Some(&all) = self.all.get(&k) else {
-            return 0.0;
-        };
-        let p_all = all as f64 / self.total.max(1) as f64;
         let (c, n) = self.users.get(&user).map_or((0, 0), |(counts, n)| {
             (counts.get(&k).copied().unwrap_or(0), *n)
         });
@@ -341,6 +404,15 @@ impl Habits {
             Some((dc, dn)) => (c.saturating_sub(dc), n.saturating_sub(dn)),
             None => (c, n),
         };
+        let Some(&all) = self.all.get(&k) else {
+            // A key nobody had is new for this user too: the limit of the ratio below as
+            // `p_all` goes to 0 with `c` = 0. Leaving it at 0 made a key never seen weigh
+            // less (the model's `unknown` alone) than one seen a few times, about 4 less for
+            // a user with a full baseline: scenario 3's acts on the supervisor's PC were such
+            // keys (detection at 1% FPR 0.68 → 0.84 on a 1,000-user set).
+            return ((n as f64 + PRIOR_KEYS) / PRIOR_KEYS).ln();
+        };
+        let p_all = all as f64 / self.total.max(1) as f64;
         let p_user = (f64::from(c) + PRIOR_KEYS * p_all) / (n as f64 + PRIOR_KEYS);
         (p_all / p_user).ln()
     }
@@ -384,6 +456,33 @@ struct Judge<'a> {
     unknown: f64,
     /// The surprise below which a key is unremarkable ([`Judge::with_floor`]).
     floor: f64,
+    /// Each key's weight in a day's evidence, by key id - 1 ([`key_weights`]).
+    weights: Vec<f64>,
+}
+
+/// How much more a key that is a sign of a CERT scenario ([`signature`]: a leak, job, cloud or
+/// hacking site, mail home from another's PC, the supervisor's PC, a thumb drive out of hours)
+/// weighs in a day's evidence than a key that is only unusual: half again. Surprise alone cannot
+/// tell an insider's one odd day from a benign one (a weekend spent on mail); the words can
+/// help without deciding. Measured on two 1,000-user sets: detection at 1% FPR 0.90 → 0.94 and
+/// 1.00 → 1.00; 0.25 to 1 gave the same.
+const THREAT_BONUS: f64 = 0.5;
+
+/// The weight of each key (by id - 1) in a day's evidence: its [`Habits::rarity`], times
+/// `1 + THREAT_BONUS` when its words are a [`signature`].
+fn key_weights(lines: &[String], habits: &Habits) -> Vec<f64> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let threat = if signature(line) == 0 {
+                1.0
+            } else {
+                1.0 + THREAT_BONUS
+            };
+            habits.rarity(i as KeyId + 1) * threat
+        })
+        .collect()
 }
 
 impl Judge<'_> {
@@ -439,17 +538,25 @@ impl Judge<'_> {
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
         self.surprises(user, day, keys, scratch);
-        evidence(scratch, keys, self.floor, per_key)
+        evidence(
+            scratch,
+            keys,
+            self.floor,
+            |k| self.weights.get(k as usize - 1).copied().unwrap_or(1.0),
+            per_key,
+        )
     }
 }
 
-/// A day's evidence: for each distinct key, its highest personal surprise above `floor`,
-/// weighted by `1 + ln` of how often it was that surprising. Repeats add, but slowly: a hundred
-/// copies to a thumb drive are more than one, not a hundred times one.
+/// A day's evidence: for each distinct key, its highest personal surprise above `floor` times
+/// the key's `weight` ([`key_weights`]: rarer and threat-like keys weigh more), weighted by `1 + ln` of how often it was that
+/// surprising. Repeats add, but slowly: a hundred copies to a thumb drive are more than one,
+/// not a hundred times one.
 fn evidence(
     surprises: &[f64],
     keys: &[KeyId],
     floor: f64,
+    weight: impl Fn(KeyId) -> f64,
     per_key: &mut Vec<(KeyId, f64, u32)>,
 ) -> f64 {
     per_key.clear();
@@ -465,6 +572,9 @@ fn evidence(
             }
             None => per_key.push((*k, excess, 1)),
         }
+    }
+    for e in per_key.iter_mut() {
+        e.1 *= weight(e.0);
     }
     per_key
         .iter()
@@ -577,6 +687,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         split,
         unknown: unknown_surprise(read.events),
         floor: 0.0,
+        weights: key_weights(&read.lines, &habits),
     }
     .with_floor(&baseline, &read.days);
     let raw = evidence_all(&judge, &all, cfg.threads);
@@ -636,12 +747,13 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     for (n, t) in test.iter().enumerate() {
         runs.entry(t.0).or_insert(n..n).end = n + 1;
     }
+    let levels = levels(&test);
     let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
     let mut results: Vec<UserResult> = best
         .iter()
         .map(|(&u, &score)| {
             let flagged = score >= cut && score > 0.0 && score.is_finite();
-            let mut signals = [0u32; SIGNALS.len()];
+            let mut votes = [0f64; 6];
             let mut first_alert = None;
             let (mut sum, mut top) = (0.0, f64::NEG_INFINITY);
             let days = match runs.get(&u) {
@@ -664,32 +776,29 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                 }
                 let (_, day) = *all[i].0;
                 judge.day(u, day, &d.keys, &mut scratch, &mut per_key);
-                for (k, _, n) in &per_key {
+                for (k, e, n) in &per_key {
                     let line = read.lines.get(*k as usize - 1).map_or("", String::as_str);
-                    for w in line.split(' ') {
-                        if let Some(at) = SIGNALS.iter().position(|x| *x == w) {
-                            signals[at] += n;
-                        }
-                    }
+                    votes[usize::from(signature(line))] += e * (1.0 + f64::from(*n).ln());
                 }
             }
             UserResult {
                 user: read.users[u as usize].clone(),
                 score,
                 flagged,
-                category: if flagged { category(&signals) } else { 0 },
+                category: if flagged { category(&votes) } else { 0 },
                 first_alert,
             }
         })
         .collect();
     results.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.user.cmp(&b.user)));
-    write_outputs(cfg, &results, &test, &read)?;
+    write_outputs(cfg, &results, &test, &levels, &read)?;
     write_evidence(cfg, &results, &test, &all, &read, &judge)?;
     let report = answers.map(|a| {
         report(
             &a.insiders,
             &results,
             &test,
+            &levels,
             &read,
             split,
             started,
@@ -727,6 +836,7 @@ fn write_outputs(
     cfg: &CertEval,
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
+    levels: &[f64],
     read: &Read,
 ) -> Result<(), CertEvalError> {
     let err = |path: &Path| {
@@ -751,10 +861,10 @@ fn write_outputs(
     out.flush().map_err(err(&path))?;
     let path = cfg.out.join("user_days.tsv");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err(&path))?);
-    for &(u, d, s, _) in test {
+    for (&(u, d, s, _), level) in test.iter().zip(levels) {
         writeln!(
             out,
-            "{}\t{}\t{s:.6}",
+            "{}\t{}\t{s:.6}\t{level:.6}",
             read.users[u as usize],
             time::date(d * time::DAY)
         )
@@ -819,6 +929,7 @@ fn report(
     insiders: &[Insider],
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
+    levels: &[f64],
     read: &Read,
     split: i64,
     started: Instant,
@@ -893,7 +1004,9 @@ fn report(
         user_days: test.len(),
         user_auc: auc(&scores, &labels),
         user_day_auc: auc(&day_scores, &day_labels),
+        user_day_auc_level: auc(levels, &day_labels),
         user_day_auc_window: auc(&day_scores, &window_labels),
+        user_day_auc_window_level: auc(levels, &window_labels),
         positive_days: [
             day_labels.iter().filter(|l| **l).count(),
             window_labels.iter().filter(|l| **l).count(),
@@ -1181,7 +1294,7 @@ mod tests {
             "{evidence}"
         );
         let days = std::fs::read_to_string(out.join("user_days.tsv")).unwrap();
-        assert!(days.lines().all(|l| l.split('\t').count() == 3));
+        assert!(days.lines().all(|l| l.split('\t').count() == 4));
         assert!(out.join("report.json").exists());
         let svg = std::fs::read_to_string(out.join("report.svg")).unwrap();
         assert!(
@@ -1204,9 +1317,20 @@ mod tests {
         let h = Habits::of(days);
         assert!(h.personal(0, 2, None) < 0.0, "usual for its carrier");
         assert!(h.personal(1, 2, None) > 1.0, "new for the other");
-        // Nobody's history: judged like everyone; a key nobody had: left to the model.
+        // Nobody's history: judged like everyone.
         assert!(h.personal(7, 2, None).abs() < 1e-12);
-        assert_eq!(h.personal(0, 9, None), 0.0);
+        // A key nobody had is as new for a user as a key only others had (both users have 160
+        // keys of history), not 0.
+        assert!((h.personal(0, 9, None) - h.personal(1, 2, None)).abs() < 1e-12);
+        assert_eq!(
+            h.personal(7, 9, None),
+            0.0,
+            "no history, nothing new: left to the model"
+        );
+        // Rarity: key 1 everyone had, key 2 one of two users, key 9 nobody.
+        assert!((h.rarity(1) - 1.0).abs() < 1e-12);
+        assert!(1.0 < h.rarity(2) && h.rarity(2) < h.rarity(9));
+        assert!((h.rarity(9) - (1.0 + RARITY)).abs() < 1e-12);
         // A baseline day is judged without its own keys: with one of user 0's forty days taken
         // out, key 2 stays unremarkable for them, but a little less so.
         assert!(h.personal(0, 2, Some((1, 4))) > h.personal(0, 2, None));
@@ -1216,10 +1340,29 @@ mod tests {
     fn evidence_counts_each_key_once_and_repeats_slowly() {
         let mut scratch = Vec::new();
         // Below the floor nothing counts; one key 3 above by 2 counts 2; four times, 2 (1 + ln 4).
-        assert_eq!(evidence(&[1.0, 2.0], &[1, 2], 2.5, &mut scratch), 0.0);
-        assert!((evidence(&[4.5], &[3], 2.5, &mut scratch) - 2.0).abs() < 1e-12);
-        let four = evidence(&[4.5, 3.0, 4.5, 4.5], &[3, 3, 3, 3], 2.5, &mut scratch);
+        let one = |_| 1.0;
+        assert_eq!(evidence(&[1.0, 2.0], &[1, 2], 2.5, one, &mut scratch), 0.0);
+        assert!((evidence(&[4.5], &[3], 2.5, one, &mut scratch) - 2.0).abs() < 1e-12);
+        let four = evidence(&[4.5, 3.0, 4.5, 4.5], &[3, 3, 3, 3], 2.5, one, &mut scratch);
         assert!((four - 2.0 * (1.0 + 4f64.ln())).abs() < 1e-12, "{four}");
+        // A rare key's weight scales its excess.
+        let rare = evidence(&[4.5], &[3], 2.5, |_| 3.0, &mut scratch);
+        assert!((rare - 6.0).abs() < 1e-12, "{rare}");
+    }
+
+    #[test]
+    fn the_alert_level_carries_a_users_recent_days() {
+        let t = |u, d, s| (u, d, s, 0);
+        // User 0: an odd day (10), a quiet day a week later, a quiet day eight weeks later.
+        // User 1's days start from nothing.
+        let l = levels(&[t(0, 0, 10.0), t(0, 7, 0.0), t(0, 63, 0.0), t(1, 64, 0.5)]);
+        assert_eq!(
+            l[0], 20.0,
+            "the day counts as the score's sum and as itself"
+        );
+        assert!((l[1] - 5.0).abs() < 1e-12, "halved a week on: {l:?}");
+        assert!(l[2] < 0.1, "faded: {l:?}");
+        assert_eq!(l[3], 0.5, "below the floor only itself: {l:?}");
     }
 
     #[test]
@@ -1241,26 +1384,24 @@ mod tests {
 
     #[test]
     fn categories_follow_the_scenarios() {
-        let mut s = [0u32; SIGNALS.len()];
-        assert_eq!(category(&s), 0);
-        let set = |s: &mut [u32; SIGNALS.len()], w: &str| {
-            s[SIGNALS.iter().position(|x| *x == w).unwrap()] += 1;
-        };
-        set(&mut s, "supervisor");
-        assert_eq!(category(&s), 3);
-        set(&mut s, "webmail");
-        assert_eq!(category(&s), 4, "mailed home from the supervisor's PC");
-        let mut s = [0u32; SIGNALS.len()];
-        set(&mut s, "webmail");
-        set(&mut s, "other");
-        assert_eq!(category(&s), 4);
-        set(&mut s, "cloud");
-        assert_eq!(category(&s), 5);
-        set(&mut s, "job");
-        assert_eq!(category(&s), 2);
-        set(&mut s, "leak");
-        assert_eq!(category(&s), 1);
-        set(&mut s, "hacking");
-        assert_eq!(category(&s), 3);
+        assert_eq!(signature("logon supervisor after"), 3);
+        assert_eq!(signature("http-download hacking new-site own work"), 3);
+        assert_eq!(signature("http leak own after"), 1);
+        assert_eq!(signature("file-copy to-usb own weekend"), 1);
+        assert_eq!(signature("file-copy to-usb own work"), 0);
+        assert_eq!(signature("http job new-site own work"), 2);
+        assert_eq!(signature("http cloud own after"), 5);
+        assert_eq!(signature("email-send webmail attachment other work"), 4);
+        assert_eq!(signature("email-send external attachment other after"), 4);
+        assert_eq!(
+            signature("email-send webmail attachment supervisor work"),
+            4,
+            "mailed home from the supervisor's PC"
+        );
+        assert_eq!(signature("email-send external own work"), 0);
+        assert_eq!(category(&[0.0; 6]), 0);
+        // The most evidence wins, not the first signature present.
+        assert_eq!(category(&[9.0, 0.0, 0.0, 0.0, 30.0, 2.0]), 4);
+        assert_eq!(category(&[9.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 1);
     }
 }
