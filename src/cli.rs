@@ -794,13 +794,13 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
         );
         println!("user AUC      {:.4}", r.user_auc);
         println!(
-            "user-day AUC  {:.4} (alert level {:.4}; positive: the {} days the insiders acted on)\n\
-             user-day AUC  {:.4} (alert level {:.4}; positive: the {} days of the insiders' windows)",
+            "user-day AUC  {:.4} (the day's own score {:.4}; positive: the {} days the insiders acted on)\n\
+             user-day AUC  {:.4} (the day's own score {:.4}; positive: the {} days of the insiders' windows)",
             r.user_day_auc,
-            r.user_day_auc_level,
+            r.user_day_auc_day_only,
             r.positive_days[0],
             r.user_day_auc_window,
-            r.user_day_auc_window_level,
+            r.user_day_auc_window_day_only,
             r.positive_days[1]
         );
         println!(

@@ -83,18 +83,17 @@ pub struct Report {
     pub user_days: usize,
     /// ROC AUC of the user scores.
     pub user_auc: f64,
-    /// ROC AUC of the user-day scores, a day positive when the insider acted on it (a row of
-    /// their answer's detail file falls on it; when a detail file is missing, every day of the
-    /// answer's start–end window counts).
+    /// ROC AUC of the user-day scores (the alert levels, [`levels`]), a day positive when the
+    /// insider acted on it (a row of their answer's detail file falls on it; when a detail
+    /// file is missing, every day of the answer's start–end window counts).
     pub user_day_auc: f64,
-    /// The same for the user-day alert levels ([`levels`]), which carry an insider's recent
-    /// days into the quiet days after them.
-    pub user_day_auc_level: f64,
+    /// The same for the day's own score, without the user's recent days.
+    pub user_day_auc_day_only: f64,
     /// ROC AUC of the user-day scores with every day of an insider's start–end window
     /// positive, the quiet days between their acts included (DANTE's labelling).
     pub user_day_auc_window: f64,
-    /// The same for the alert levels, made for that labelling.
-    pub user_day_auc_window_level: f64,
+    /// The same for the day's own score.
+    pub user_day_auc_window_day_only: f64,
     /// Positive user-days under each labelling: acting days, window days.
     pub positive_days: [usize; 2],
     /// Share of insiders above the threshold that flags 1% (5%) of benign users.
@@ -290,6 +289,9 @@ const LEVEL_HALF_LIFE: f64 = 7.0;
 /// (scenarios 2, 4, 5), so the quiet days between their acts belong to the incident; a week's
 /// half-life bridges those gaps (3 to 30 days measured: user-day AUC 0.95–0.97 on two sets, the
 /// day's own score 0.71–0.75) and lets a benign user's one odd day fade within a month.
+/// It is the user-day score (`user_days.tsv`, the report's user-day AUC): on the days the
+/// insiders acted on, too, it ranks better than the day's own score (0.995 and 0.991 against
+/// 0.966 and 0.938 on two unseen sets), an insider's act usually following their earlier ones.
 /// `test` is in (user, day) order.
 fn levels(test: &[(u32, i64, f64, usize)]) -> Vec<f64> {
     let mut out = Vec::with_capacity(test.len());
@@ -864,7 +866,7 @@ fn write_outputs(
     for (&(u, d, s, _), level) in test.iter().zip(levels) {
         writeln!(
             out,
-            "{}\t{}\t{s:.6}\t{level:.6}",
+            "{}\t{}\t{level:.6}\t{s:.6}",
             read.users[u as usize],
             time::date(d * time::DAY)
         )
@@ -997,16 +999,16 @@ fn report(
     let test_days = (read.last.div_euclid(time::DAY) - split + 1).max(1);
     let secs = started.elapsed().as_secs_f64();
     let user_roc = roc(&scores, &labels);
-    let day_roc = roc(&day_scores, &day_labels);
+    let day_roc = roc(levels, &day_labels);
     let r = Report {
         users: users.len(),
         insiders: scenario.len(),
         user_days: test.len(),
         user_auc: auc(&scores, &labels),
-        user_day_auc: auc(&day_scores, &day_labels),
-        user_day_auc_level: auc(levels, &day_labels),
-        user_day_auc_window: auc(&day_scores, &window_labels),
-        user_day_auc_window_level: auc(levels, &window_labels),
+        user_day_auc: auc(levels, &day_labels),
+        user_day_auc_day_only: auc(&day_scores, &day_labels),
+        user_day_auc_window: auc(levels, &window_labels),
+        user_day_auc_window_day_only: auc(&day_scores, &window_labels),
         positive_days: [
             day_labels.iter().filter(|l| **l).count(),
             window_labels.iter().filter(|l| **l).count(),
