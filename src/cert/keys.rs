@@ -45,11 +45,20 @@ impl UrlClass {
 
 /// The host part of a URL (`http://www.Site.com/a` → `www.site.com`).
 pub fn domain(url: &str) -> String {
+    let mut out = String::new();
+    domain_into(url, &mut out);
+    out
+}
+
+/// [`domain`] written into `out`, keeping its allocation.
+fn domain_into(url: &str, out: &mut String) {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = host.split(':').next().unwrap_or("");
-    host.to_ascii_lowercase()
+    out.clear();
+    out.push_str(host);
+    out.make_ascii_lowercase();
 }
 
 /// Whether `t` (CERT clock) falls on a Saturday or Sunday.
@@ -89,7 +98,12 @@ pub struct Keyer<'a> {
     /// The organisation's e-mail domain(s): recipients there are internal.
     internal: FxHashSet<String>,
     users: FxHashMap<String, UserContext>,
+    /// Each domain's class, asked once: the classifier is a few lookups and an allocation, and
+    /// a release has few domains among millions of rows.
+    classes: FxHashMap<String, UrlClass>,
     line: String,
+    /// Scratch for a domain or recipient being looked up.
+    word: String,
 }
 
 impl std::fmt::Debug for Keyer<'_> {
@@ -115,30 +129,58 @@ impl<'a> Keyer<'a> {
             classify: Box::new(classify),
             internal,
             users: FxHashMap::default(),
+            classes: FxHashMap::default(),
             line: String::new(),
+            word: String::new(),
         }
+    }
+
+    /// The class of `domain`, from the cache or the classifier.
+    fn class(
+        classes: &mut FxHashMap<String, UrlClass>,
+        classify: &dyn Fn(&str) -> UrlClass,
+        domain: &str,
+    ) -> UrlClass {
+        if let Some(c) = classes.get(domain) {
+            return *c;
+        }
+        let c = classify(domain);
+        classes.insert(domain.to_string(), c);
+        c
     }
 
     /// The key line of `a`, valid until the next call.
     pub fn key(&mut self, a: &Activity) -> &str {
-        let supervisor_pc = self
+        // Compared in place: this runs for every row, and copying the PC out was an allocation
+        // per row.
+        let at_supervisor = self
             .org
             .employees
             .get(&a.user)
             .and_then(|e| e.supervisor.as_ref())
             .and_then(|s| self.users.get(s))
             .and_then(|c| c.own.as_ref())
-            .map(|(pc, _)| pc.clone());
-        let ctx = self.users.entry(a.user.clone()).or_default();
+            .is_some_and(|(pc, _)| *pc == a.pc);
+        if !self.users.contains_key(&a.user) {
+            self.users.insert(a.user.clone(), UserContext::default());
+        }
+        let Some(ctx) = self.users.get_mut(&a.user) else {
+            unreachable!("inserted above")
+        };
         let line = &mut self.line;
+        let word = &mut self.word;
+        let (classes, classify) = (&mut self.classes, &*self.classify);
         line.clear();
         let pc_word = match &ctx.own {
             Some((own, _)) if *own == a.pc => "own",
-            _ if supervisor_pc.as_deref() == Some(a.pc.as_str()) => "supervisor",
+            _ if at_supervisor => "supervisor",
             None => "first",
             Some(_) => "other",
         };
-        let new_pc = ctx.pcs.insert(a.pc.clone());
+        let new_pc = !ctx.pcs.contains(&a.pc);
+        if new_pc {
+            ctx.pcs.insert(a.pc.clone());
+        }
         let mut push = |w: &str| {
             if !line.is_empty() {
                 line.push(' ');
@@ -156,9 +198,10 @@ impl<'a> Keyer<'a> {
                     Some(a) if a.ends_with("Download") => "http-download",
                     _ => "http",
                 });
-                let d = domain(url);
-                push((self.classify)(&d).word());
-                if ctx.domains.insert(d) {
+                domain_into(url, word);
+                push(Self::class(classes, classify, word).word());
+                if !ctx.domains.contains(word.as_str()) {
+                    ctx.domains.insert(word.clone());
                     push("new-site");
                 }
             }
@@ -174,13 +217,12 @@ impl<'a> Keyer<'a> {
                 let mut dest = "internal";
                 let mut new_recipient = false;
                 for r in a.recipients() {
-                    let d = r
-                        .rsplit_once('@')
-                        .map_or("", |(_, d)| d)
-                        .to_ascii_lowercase();
-                    if !self.internal.contains(&d) {
+                    word.clear();
+                    word.push_str(r.rsplit_once('@').map_or("", |(_, d)| d));
+                    word.make_ascii_lowercase();
+                    if !self.internal.contains(word.as_str()) {
                         // Webmail outranks any other external recipient.
-                        dest = if (self.classify)(&d) == UrlClass::Webmail {
+                        dest = if Self::class(classes, classify, word) == UrlClass::Webmail {
                             "webmail"
                         } else if dest == "webmail" {
                             dest
@@ -188,7 +230,13 @@ impl<'a> Keyer<'a> {
                             "external"
                         };
                     }
-                    new_recipient |= ctx.recipients.insert(r.to_ascii_lowercase());
+                    word.clear();
+                    word.push_str(r);
+                    word.make_ascii_lowercase();
+                    if !ctx.recipients.contains(word.as_str()) {
+                        ctx.recipients.insert(word.clone());
+                        new_recipient = true;
+                    }
                 }
                 push(dest);
                 if *attachments > 0 {
@@ -225,10 +273,18 @@ impl<'a> Keyer<'a> {
         push(when(a.time));
         // The own PC follows the logons.
         if a.kind == Kind::Logon {
-            let n = ctx.logons.entry(a.pc.clone()).or_default();
-            *n += 1;
-            if ctx.own.as_ref().is_none_or(|(_, best)| *n > *best) {
-                ctx.own = Some((a.pc.clone(), *n));
+            let n = match ctx.logons.get_mut(&a.pc) {
+                Some(n) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    ctx.logons.insert(a.pc.clone(), 1);
+                    1
+                }
+            };
+            if ctx.own.as_ref().is_none_or(|(_, best)| n > *best) {
+                ctx.own = Some((a.pc.clone(), n));
             }
         }
         line
