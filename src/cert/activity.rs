@@ -427,7 +427,11 @@ impl Reader {
                         activity: None,
                     };
                 }
-                if let Kind::Http { url: u, activity: a } = &mut out.kind {
+                if let Kind::Http {
+                    url: u,
+                    activity: a,
+                } = &mut out.kind
+                {
                     set(u, url);
                     set_opt(a, activity);
                 }

@@ -89,6 +89,20 @@ struct UserContext {
     pcs: FxHashSet<String>,
     domains: FxHashSet<String>,
     recipients: FxHashSet<String>,
+    /// The supervisor (from LDAP, read once): their id until they are seen, then their index.
+    supervisor: Supervisor,
+}
+
+/// Where a user's supervisor is among the users seen.
+#[derive(Debug, Default)]
+enum Supervisor {
+    /// None in LDAP.
+    #[default]
+    None,
+    /// Not seen yet.
+    Named(String),
+    /// Their index in [`Keyer::users`].
+    At(usize),
 }
 
 /// Turns activity into key lines, learning each user's context as it goes.
@@ -97,7 +111,11 @@ pub struct Keyer<'a> {
     classify: Box<dyn Fn(&str) -> UrlClass + 'a>,
     /// The organisation's e-mail domain(s): recipients there are internal.
     internal: FxHashSet<String>,
-    users: FxHashMap<String, UserContext>,
+    /// Each user's index in `users`, in order of first appearance.
+    index: FxHashMap<String, usize>,
+    users: Vec<UserContext>,
+    /// The user of the row keyed last.
+    last: usize,
     /// Each domain's class, asked once: the classifier is a few lookups and an allocation, and
     /// a release has few domains among millions of rows.
     classes: FxHashMap<String, UrlClass>,
@@ -128,11 +146,19 @@ impl<'a> Keyer<'a> {
             org,
             classify: Box::new(classify),
             internal,
-            users: FxHashMap::default(),
+            index: FxHashMap::default(),
+            users: Vec::new(),
+            last: 0,
             classes: FxHashMap::default(),
             line: String::new(),
             word: String::new(),
         }
+    }
+
+    /// The index of the last keyed row's user: users are numbered from 0 in the order they
+    /// first appear.
+    pub fn user(&self) -> u32 {
+        self.last as u32
     }
 
     /// The class of `domain`, from the cache or the classifier.
@@ -151,22 +177,41 @@ impl<'a> Keyer<'a> {
 
     /// The key line of `a`, valid until the next call.
     pub fn key(&mut self, a: &Activity) -> &str {
-        // Compared in place: this runs for every row, and copying the PC out was an allocation
-        // per row.
-        let at_supervisor = self
-            .org
-            .employees
-            .get(&a.user)
-            .and_then(|e| e.supervisor.as_ref())
-            .and_then(|s| self.users.get(s))
-            .and_then(|c| c.own.as_ref())
-            .is_some_and(|(pc, _)| *pc == a.pc);
-        if !self.users.contains_key(&a.user) {
-            self.users.insert(a.user.clone(), UserContext::default());
-        }
-        let Some(ctx) = self.users.get_mut(&a.user) else {
-            unreachable!("inserted above")
+        // One lookup of the user per row; the supervisor (LDAP is a BTreeMap of strings) is
+        // looked up when the user is first seen, and found among the users once they appear.
+        let u = match self.index.get(a.user.as_str()) {
+            Some(u) => *u,
+            None => {
+                let u = self.users.len();
+                let supervisor = self
+                    .org
+                    .employees
+                    .get(&a.user)
+                    .and_then(|e| e.supervisor.clone())
+                    .map_or(Supervisor::None, Supervisor::Named);
+                self.index.insert(a.user.clone(), u);
+                self.users.push(UserContext {
+                    supervisor,
+                    ..UserContext::default()
+                });
+                u
+            }
         };
+        self.last = u;
+        if let Supervisor::Named(s) = &self.users[u].supervisor
+            && let Some(&at) = self.index.get(s.as_str())
+        {
+            self.users[u].supervisor = Supervisor::At(at);
+        }
+        // Compared in place: copying the PC out was an allocation per row.
+        let at_supervisor = match self.users[u].supervisor {
+            Supervisor::At(s) => self.users[s]
+                .own
+                .as_ref()
+                .is_some_and(|(pc, _)| *pc == a.pc),
+            _ => false,
+        };
+        let ctx = &mut self.users[u];
         let line = &mut self.line;
         let word = &mut self.word;
         let (classes, classify) = (&mut self.classes, &*self.classify);

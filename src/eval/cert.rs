@@ -13,10 +13,10 @@
 //! user-day, detection at 1% and 5% false positives, recall per scenario and the category
 //! confusion matrix.
 
+use crate::cert::activity::tail_time;
 use crate::cert::categories::{Categories, Category};
 use crate::cert::keys::{Keyer, UrlClass};
 use crate::cert::org::{self, Insider, Org};
-use crate::cert::activity::tail_time;
 use crate::cert::{Merged, time};
 use crate::keys::KeyId;
 use crate::model::infer::Scorer;
@@ -222,7 +222,6 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
     let cats = Categories::embedded();
     let mut keyer = Keyer::new(org, |d| classify(&cats, d));
     let mut vocab: FxHashMap<String, KeyId> = FxHashMap::default();
-    let mut user_ids: FxHashMap<String, u32> = FxHashMap::default();
     let mut users = Vec::new();
     let mut days: FxHashMap<(u32, i64), Day> = FxHashMap::default();
     let (mut events, mut first, mut last) = (0u64, i64::MAX, i64::MIN);
@@ -275,16 +274,11 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
                 next
             }
         };
-        // Looked up by reference: a user is new once, and a `String` per row was an allocation.
-        let u = match user_ids.get(a.user.as_str()) {
-            Some(u) => *u,
-            None => {
-                users.push(a.user.clone());
-                let u = users.len() as u32 - 1;
-                user_ids.insert(a.user.clone(), u);
-                u
-            }
-        };
+        // The keyer numbers users in order of first appearance, as `users` is built.
+        let u = keyer.user();
+        if u as usize == users.len() {
+            users.push(a.user.clone());
+        }
         let time = a.time;
         days.entry((u, day))
             .or_insert_with(|| Day {
