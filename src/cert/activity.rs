@@ -955,6 +955,88 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_row_reads_as_a_fresh_one() {
+        // Rows of every shape of each file one after another over one slot: nothing of a row
+        // may survive into the next (an optional field, another kind).
+        let files = [
+            (
+                Source::Device,
+                "id,date,user,pc,file_tree,activity\n\
+                 {1},01/04/2010 07:31:00,A,PC-1,R:\\;R:\\Photos,Connect\n\
+                 {2},01/04/2010 07:32:00,A,PC-1,,Disconnect\n\
+                 {3},01/04/2010 07:33:00,B,PC-22,R:\\,Connect\n",
+            ),
+            (
+                Source::Email,
+                "id,date,user,pc,to,cc,bcc,from,activity,size,attachments,content\n\
+                 {1},01/04/2010 07:45:00,AAM0658,PC-2542,a@dtaa.com;b@x.com,c@dtaa.com,d@dtaa.com,e@dtaa.com,Send,1000,C:\\a.doc(12),hi\n\
+                 {2},01/04/2010 07:46:00,B,PC-2,x@dtaa.com,,,y@dtaa.com,View,5,,\n\
+                 {3},01/04/2010 07:47:00,C,PC-3,z@gmail.com,,,w@dtaa.com,Send,7,3,yo\n",
+            ),
+            (
+                Source::File,
+                "id,date,user,pc,filename,activity,to_removable_media,from_removable_media,content\n\
+                 {1},01/04/2010 08:00:00,A,PC-1,R:\\x.doc,File Copy,True,False,abc\n\
+                 {2},01/04/2010 08:01:00,A,PC-1,C:\\y.doc,File Open,False,True,\n",
+            ),
+            (
+                Source::Http,
+                "id,date,user,pc,url,content\n\
+                 {1},01/04/2010 08:00:00,A,PC-1,http://a.com/x,\"x, y\"\n\
+                 {2},01/04/2010 08:00:00,B,PC-2,http://b.org/%ff,\n",
+            ),
+        ];
+        for (source, text) in files {
+            let fresh: Vec<Activity> = rows(reader(source, text))
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            let mut r = reader(source, text);
+            let mut slot = Activity::blank();
+            let mut reused = Vec::new();
+            while let Some(row) = r.next_into(&mut slot) {
+                row.unwrap();
+                reused.push(slot.clone());
+            }
+            assert_eq!(reused, fresh, "{source:?}");
+        }
+    }
+
+    #[test]
+    fn the_merge_keeps_order_and_bad_rows_across_batches() {
+        // More rows than a batch, bad rows here and there, two files interleaved by time.
+        let mut logon = String::from("id,date,user,pc,activity\n");
+        let mut device = String::from("id,date,user,pc,activity\n");
+        let mut expected = Vec::new();
+        for i in 0..(2 * BATCH + 100) {
+            let t = format!("01/04/2010 {:02}:{:02}:{:02}", i / 3600 % 24, i / 60 % 60, i % 60);
+            logon.push_str(&format!("{{l{i}}},{t},U{i},PC-1,Logon\n"));
+            expected.push((i, 0));
+            if i % 3 == 0 {
+                device.push_str(&format!("{{d{i}}},{t},U{i},PC-1,Connect\n"));
+                expected.push((i, 1));
+            }
+            if i % 1000 == 7 {
+                device.push_str("broken,xx,A,P,Connect\n");
+            }
+        }
+        let mut m = Merged::new(vec![
+            reader(Source::Logon, &logon),
+            reader(Source::Device, &device),
+        ]);
+        let mut got = Vec::new();
+        while let Some(a) = m.next_ref() {
+            let i: usize = a.user[1..].parse().unwrap();
+            got.push((i, usize::from(a.kind != Kind::Logon)));
+        }
+        assert_eq!(got, expected);
+        assert_eq!(m.bad_rows, (2 * BATCH as u64 + 100).div_ceil(1000));
+        assert!(m.bad.iter().all(|b| b.reason.contains("bad date")));
+        assert_eq!(m.out_of_order, 0);
+        assert!(m.next_ref().is_none());
+    }
+
+    #[test]
     fn files_merge_by_time_with_ties_in_file_order() {
         let logon = reader(
             Source::Logon,
