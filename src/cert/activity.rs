@@ -1009,7 +1009,12 @@ mod tests {
         let mut device = String::from("id,date,user,pc,activity\n");
         let mut expected = Vec::new();
         for i in 0..(2 * BATCH + 100) {
-            let t = format!("01/04/2010 {:02}:{:02}:{:02}", i / 3600 % 24, i / 60 % 60, i % 60);
+            let t = format!(
+                "01/04/2010 {:02}:{:02}:{:02}",
+                i / 3600 % 24,
+                i / 60 % 60,
+                i % 60
+            );
             logon.push_str(&format!("{{l{i}}},{t},U{i},PC-1,Logon\n"));
             expected.push((i, 0));
             if i % 3 == 0 {
