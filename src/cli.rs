@@ -817,8 +817,8 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
             r.flagged, r.false_alarms, r.alerts_per_day, r.category_accuracy
         );
         println!(
-            "{} events ({} bad rows), {:.0} events/s, training {:.1}s",
-            r.events, r.bad_rows, r.events_per_sec, r.train_seconds
+            "{} events ({} bad rows), {:.0} events/s, reading and keying {:.1}s, training {:.1}s",
+            r.events, r.bad_rows, r.events_per_sec, r.read_seconds, r.train_seconds
         );
     }
     Ok(ExitCode::SUCCESS)

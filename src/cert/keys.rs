@@ -45,11 +45,20 @@ impl UrlClass {
 
 /// The host part of a URL (`http://www.Site.com/a` → `www.site.com`).
 pub fn domain(url: &str) -> String {
+    let mut out = String::new();
+    domain_into(url, &mut out);
+    out
+}
+
+/// [`domain`] written into `out`, keeping its allocation.
+fn domain_into(url: &str, out: &mut String) {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = host.split(':').next().unwrap_or("");
-    host.to_ascii_lowercase()
+    out.clear();
+    out.push_str(host);
+    out.make_ascii_lowercase();
 }
 
 /// Whether `t` (CERT clock) falls on a Saturday or Sunday.
@@ -80,6 +89,20 @@ struct UserContext {
     pcs: FxHashSet<String>,
     domains: FxHashSet<String>,
     recipients: FxHashSet<String>,
+    /// The supervisor (from LDAP, read once): their id until they are seen, then their index.
+    supervisor: Supervisor,
+}
+
+/// Where a user's supervisor is among the users seen.
+#[derive(Debug, Default)]
+enum Supervisor {
+    /// None in LDAP.
+    #[default]
+    None,
+    /// Not seen yet.
+    Named(String),
+    /// Their index in [`Keyer::users`].
+    At(usize),
 }
 
 /// Turns activity into key lines, learning each user's context as it goes.
@@ -88,8 +111,17 @@ pub struct Keyer<'a> {
     classify: Box<dyn Fn(&str) -> UrlClass + 'a>,
     /// The organisation's e-mail domain(s): recipients there are internal.
     internal: FxHashSet<String>,
-    users: FxHashMap<String, UserContext>,
+    /// Each user's index in `users`, in order of first appearance.
+    index: FxHashMap<String, usize>,
+    users: Vec<UserContext>,
+    /// The user of the row keyed last.
+    last: usize,
+    /// Each domain's class, asked once: the classifier is a few lookups and an allocation, and
+    /// a release has few domains among millions of rows.
+    classes: FxHashMap<String, UrlClass>,
     line: String,
+    /// Scratch for a domain or recipient being looked up.
+    word: String,
 }
 
 impl std::fmt::Debug for Keyer<'_> {
@@ -114,31 +146,86 @@ impl<'a> Keyer<'a> {
             org,
             classify: Box::new(classify),
             internal,
-            users: FxHashMap::default(),
+            index: FxHashMap::default(),
+            users: Vec::new(),
+            last: 0,
+            classes: FxHashMap::default(),
             line: String::new(),
+            word: String::new(),
         }
+    }
+
+    /// The index of the last keyed row's user: users are numbered from 0 in the order they
+    /// first appear.
+    pub fn user(&self) -> u32 {
+        self.last as u32
+    }
+
+    /// The class of `domain`, from the cache or the classifier.
+    fn class(
+        classes: &mut FxHashMap<String, UrlClass>,
+        classify: &dyn Fn(&str) -> UrlClass,
+        domain: &str,
+    ) -> UrlClass {
+        if let Some(c) = classes.get(domain) {
+            return *c;
+        }
+        let c = classify(domain);
+        classes.insert(domain.to_string(), c);
+        c
     }
 
     /// The key line of `a`, valid until the next call.
     pub fn key(&mut self, a: &Activity) -> &str {
-        let supervisor_pc = self
-            .org
-            .employees
-            .get(&a.user)
-            .and_then(|e| e.supervisor.as_ref())
-            .and_then(|s| self.users.get(s))
-            .and_then(|c| c.own.as_ref())
-            .map(|(pc, _)| pc.clone());
-        let ctx = self.users.entry(a.user.clone()).or_default();
+        // One lookup of the user per row; the supervisor (LDAP is a BTreeMap of strings) is
+        // looked up when the user is first seen, and found among the users once they appear.
+        let u = match self.index.get(a.user.as_str()) {
+            Some(u) => *u,
+            None => {
+                let u = self.users.len();
+                let supervisor = self
+                    .org
+                    .employees
+                    .get(&a.user)
+                    .and_then(|e| e.supervisor.clone())
+                    .map_or(Supervisor::None, Supervisor::Named);
+                self.index.insert(a.user.clone(), u);
+                self.users.push(UserContext {
+                    supervisor,
+                    ..UserContext::default()
+                });
+                u
+            }
+        };
+        self.last = u;
+        if let Supervisor::Named(s) = &self.users[u].supervisor
+            && let Some(&at) = self.index.get(s.as_str())
+        {
+            self.users[u].supervisor = Supervisor::At(at);
+        }
+        // Compared in place: copying the PC out was an allocation per row.
+        let at_supervisor = match self.users[u].supervisor {
+            Supervisor::At(s) => self.users[s]
+                .own
+                .as_ref()
+                .is_some_and(|(pc, _)| *pc == a.pc),
+            _ => false,
+        };
+        let ctx = &mut self.users[u];
         let line = &mut self.line;
+        let word = &mut self.word;
+        let (classes, classify) = (&mut self.classes, &*self.classify);
         line.clear();
         let pc_word = match &ctx.own {
             Some((own, _)) if *own == a.pc => "own",
-            _ if supervisor_pc.as_deref() == Some(a.pc.as_str()) => "supervisor",
+            _ if at_supervisor => "supervisor",
             None => "first",
             Some(_) => "other",
         };
-        let new_pc = ctx.pcs.insert(a.pc.clone());
+        let new_pc = !ctx.pcs.contains(&a.pc);
+        if new_pc {
+            ctx.pcs.insert(a.pc.clone());
+        }
         let mut push = |w: &str| {
             if !line.is_empty() {
                 line.push(' ');
@@ -156,9 +243,10 @@ impl<'a> Keyer<'a> {
                     Some(a) if a.ends_with("Download") => "http-download",
                     _ => "http",
                 });
-                let d = domain(url);
-                push((self.classify)(&d).word());
-                if ctx.domains.insert(d) {
+                domain_into(url, word);
+                push(Self::class(classes, classify, word).word());
+                if !ctx.domains.contains(word.as_str()) {
+                    ctx.domains.insert(word.clone());
                     push("new-site");
                 }
             }
@@ -174,13 +262,12 @@ impl<'a> Keyer<'a> {
                 let mut dest = "internal";
                 let mut new_recipient = false;
                 for r in a.recipients() {
-                    let d = r
-                        .rsplit_once('@')
-                        .map_or("", |(_, d)| d)
-                        .to_ascii_lowercase();
-                    if !self.internal.contains(&d) {
+                    word.clear();
+                    word.push_str(r.rsplit_once('@').map_or("", |(_, d)| d));
+                    word.make_ascii_lowercase();
+                    if !self.internal.contains(word.as_str()) {
                         // Webmail outranks any other external recipient.
-                        dest = if (self.classify)(&d) == UrlClass::Webmail {
+                        dest = if Self::class(classes, classify, word) == UrlClass::Webmail {
                             "webmail"
                         } else if dest == "webmail" {
                             dest
@@ -188,7 +275,13 @@ impl<'a> Keyer<'a> {
                             "external"
                         };
                     }
-                    new_recipient |= ctx.recipients.insert(r.to_ascii_lowercase());
+                    word.clear();
+                    word.push_str(r);
+                    word.make_ascii_lowercase();
+                    if !ctx.recipients.contains(word.as_str()) {
+                        ctx.recipients.insert(word.clone());
+                        new_recipient = true;
+                    }
                 }
                 push(dest);
                 if *attachments > 0 {
@@ -225,10 +318,18 @@ impl<'a> Keyer<'a> {
         push(when(a.time));
         // The own PC follows the logons.
         if a.kind == Kind::Logon {
-            let n = ctx.logons.entry(a.pc.clone()).or_default();
-            *n += 1;
-            if ctx.own.as_ref().is_none_or(|(_, best)| *n > *best) {
-                ctx.own = Some((a.pc.clone(), *n));
+            let n = match ctx.logons.get_mut(&a.pc) {
+                Some(n) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    ctx.logons.insert(a.pc.clone(), 1);
+                    1
+                }
+            };
+            if ctx.own.as_ref().is_none_or(|(_, best)| n > *best) {
+                ctx.own = Some((a.pc.clone(), n));
             }
         }
         line

@@ -15,13 +15,14 @@
 //! user-day, detection at 1% and 5% false positives, recall per scenario and the category
 //! confusion matrix.
 
+use crate::cert::activity::tail_time;
 use crate::cert::categories::{Categories, Category};
 use crate::cert::keys::{Keyer, UrlClass};
 use crate::cert::org::{self, Insider, Org};
 use crate::cert::{Merged, time};
 use crate::keys::KeyId;
 use crate::model::infer::Scorer;
-use crate::model::train::{TrainConfig, surprise, train};
+use crate::model::train::{TrainConfig, TrainError, surprise, train};
 use crate::model::{SplitMix, Vocabulary};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -120,6 +121,8 @@ pub struct Report {
     pub bad_rows: u64,
     /// Training time.
     pub train_seconds: f64,
+    /// Reading and keying time (training runs beside its second half).
+    pub read_seconds: f64,
 }
 
 /// The evaluation could not run.
@@ -172,22 +175,93 @@ struct Read {
     bad_rows: u64,
     first: i64,
     last: i64,
+    /// Reading and keying, wall-clock.
+    seconds: f64,
+    /// The model, trained while the rest was read.
+    early: Option<Early>,
 }
 
-fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
+/// Training started as soon as the baseline was read, beside the reading of the test days.
+///
+/// The split is known before the end when `--train-end` gives it, or from the release's range,
+/// whose end [`tail_time`] reads off the files' last rows. Once the merged stream passes the
+/// split every baseline day is complete (rows come in time order), so the training sample drawn
+/// then is the one drawn after reading. It is used only if that still holds at the end: the
+/// split computed from what was read is the one planned, and no row older than the split came
+/// after the sample was drawn (a file out of order); otherwise the model is trained again.
+struct Early {
+    split: i64,
+    /// A baseline row arrived after the sample was drawn.
+    stale: bool,
+    model: std::thread::JoinHandle<Result<(crate::model::Model, f64), TrainError>>,
+}
+
+/// The baseline's user-days, shuffled with the training seed: the order training draws from
+/// and the floor is computed over.
+fn baseline_days(days: &FxHashMap<(u32, i64), Day>, split: i64, seed: u64) -> Vec<&(u32, i64)> {
+    let mut baseline: Vec<&(u32, i64)> = days.keys().filter(|(_, d)| *d < split).collect();
+    baseline.sort_unstable();
+    let mut rng = SplitMix::new(seed);
+    rng.shuffle(&mut baseline);
+    baseline
+}
+
+/// The default split: the middle day of the range.
+fn middle(first: i64, last: i64) -> i64 {
+    (first.div_euclid(time::DAY) + last.div_euclid(time::DAY) + 1) / 2
+}
+
+fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
+    let started = Instant::now();
+    let data = &cfg.data;
     let mut merged = Merged::open(data)?;
     let cats = Categories::embedded();
     let mut keyer = Keyer::new(org, |d| classify(&cats, d));
     let mut vocab: FxHashMap<String, KeyId> = FxHashMap::default();
-    let mut user_ids: FxHashMap<String, u32> = FxHashMap::default();
     let mut users = Vec::new();
     let mut days: FxHashMap<(u32, i64), Day> = FxHashMap::default();
     let (mut events, mut first, mut last) = (0u64, i64::MAX, i64::MIN);
-    for a in merged.by_ref() {
+    // The split training will use, once the first row gives the range's start.
+    let planned_end = cfg.train_end.map(|t| t.div_euclid(time::DAY));
+    let tail = if planned_end.is_none() {
+        tail_time(data)
+    } else {
+        None
+    };
+    let mut planned: Option<i64> = None;
+    let mut early: Option<Early> = None;
+    while let Some(a) = merged.next_ref() {
         events += 1;
         first = first.min(a.time);
         last = last.max(a.time);
-        let line = keyer.key(&a);
+        let day = a.time.div_euclid(time::DAY);
+        if events == 1 {
+            planned = planned_end.or_else(|| tail.map(|t| middle(a.time, t.max(a.time))));
+        }
+        if let Some(split) = planned {
+            if day >= split && early.is_none() {
+                let baseline = baseline_days(&days, split, cfg.train.seed);
+                let sessions = training_pieces(&baseline, &days, cfg.max_train_keys);
+                let train_cfg = cfg.train;
+                let model = std::thread::Builder::new()
+                    .name("train".into())
+                    .spawn(move || {
+                        let t = Instant::now();
+                        train(&sessions, &train_cfg, None).map(|m| (m, t.elapsed().as_secs_f64()))
+                    })
+                    .map_err(|e| CertEvalError::Empty(format!("cannot start training: {e}")))?;
+                early = Some(Early {
+                    split,
+                    stale: false,
+                    model,
+                });
+            } else if day < split
+                && let Some(e) = early.as_mut()
+            {
+                e.stale = true;
+            }
+        }
+        let line = keyer.key(a);
         let key = match vocab.get(line) {
             Some(k) => *k,
             None => {
@@ -196,17 +270,19 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
                 next
             }
         };
-        let u = *user_ids.entry(a.user.clone()).or_insert_with(|| {
+        // The keyer numbers users in order of first appearance, as `users` is built.
+        let u = keyer.user();
+        if u as usize == users.len() {
             users.push(a.user.clone());
-            users.len() as u32 - 1
-        });
-        let day = days
-            .entry((u, a.time.div_euclid(time::DAY)))
+        }
+        let time = a.time;
+        days.entry((u, day))
             .or_insert_with(|| Day {
-                first: a.time,
+                first: time,
                 ..Day::default()
-            });
-        day.keys.push(key);
+            })
+            .keys
+            .push(key);
     }
     if events == 0 {
         return Err(CertEvalError::Empty(format!(
@@ -226,6 +302,8 @@ fn read(data: &Path, org: &Org) -> Result<Read, CertEvalError> {
         bad_rows: merged.bad_rows,
         first,
         last,
+        seconds: started.elapsed().as_secs_f64(),
+        early,
     })
 }
 
@@ -653,26 +731,31 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         }
     };
     let answers = org::read_answers(&cfg.data)?;
-    let read = read(&cfg.data, &org)?;
-    let first_day = read.first.div_euclid(time::DAY);
-    let last_day = read.last.div_euclid(time::DAY);
+    let mut read = read(cfg, &org)?;
     let split = cfg
         .train_end
-        .map_or((first_day + last_day + 1) / 2, |t| t.div_euclid(time::DAY));
-    let mut baseline: Vec<&(u32, i64)> = read.days.keys().filter(|(_, d)| *d < split).collect();
-    baseline.sort_unstable();
+        .map_or(middle(read.first, read.last), |t| t.div_euclid(time::DAY));
+    let early = read.early.take();
+    let baseline = baseline_days(&read.days, split, cfg.train.seed);
     if baseline.is_empty() {
         return Err(CertEvalError::Empty(format!(
             "no user-day before {} to train on",
             time::date(split * time::DAY)
         )));
     }
-    let mut rng = SplitMix::new(cfg.train.seed);
-    rng.shuffle(&mut baseline);
-    let sessions = training_pieces(&baseline, &read.days, cfg.max_train_keys);
-    let t = Instant::now();
-    let model = train(&sessions, &cfg.train, None)?;
-    let train_seconds = t.elapsed().as_secs_f64();
+    let (model, train_seconds) = match early {
+        Some(e) if e.split == split && !e.stale => e
+            .model
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+        // Not the sample this split draws (left to finish on its own; its model is not used).
+        _ => {
+            let sessions = training_pieces(&baseline, &read.days, cfg.max_train_keys);
+            let t = Instant::now();
+            let model = train(&sessions, &cfg.train, None)?;
+            (model, t.elapsed().as_secs_f64())
+        }
+    };
     // Every day scored: the baseline's days give each user's normal.
     let mut all: Vec<(&(u32, i64), &Day)> = read.days.iter().collect();
     all.sort_unstable_by_key(|(k, _)| **k);
@@ -1029,6 +1112,7 @@ fn report(
         events_per_sec: read.events as f64 / secs.max(1e-9),
         bad_rows: read.bad_rows,
         train_seconds,
+        read_seconds: read.seconds,
     };
     (r, user_roc, day_roc)
 }

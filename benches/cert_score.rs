@@ -1,0 +1,87 @@
+//! Scoring keys one at a time with the f32 scorer at `eval cert`'s model shape (2 LSTM layers
+//! of 64, embedding 16 unless told, `--vocab` keys): `step` and `predict` per key, over days of
+//! 143 keys (the simulated sets' mean). Random weights: the cost does not depend on them.
+//! Prints the median of `--runs` in keys per second.
+//!
+//! Usage: cargo bench --bench cert_score -- [--keys N] [--runs K] [--vocab V] [--hidden H]
+
+use dante::model::infer::Scorer;
+use dante::model::{
+    LayerWeights, Model, ModelConfig, SplitMix, TrainingSummary, Vocabulary, Weights,
+};
+use std::time::Instant;
+
+fn main() {
+    let (mut keys, mut runs, mut vocab, mut hidden) = (2_000_000usize, 5usize, 300usize, 64usize);
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut num = || it.next().and_then(|v| v.parse().ok()).expect("a number");
+        match k.as_str() {
+            "--keys" => keys = num(),
+            "--runs" => runs = num(),
+            "--vocab" => vocab = num(),
+            "--hidden" => hidden = num(),
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let config = ModelConfig {
+        hidden,
+        layers: 2,
+        ..ModelConfig::default()
+    };
+    let (e, h, v) = (config.embed, hidden, vocab + 2);
+    let mut rng = SplitMix::new(7);
+    let mut draw = |n: usize| (0..n).map(|_| rng.uniform(0.2)).collect::<Vec<f32>>();
+    let layers = (0..2)
+        .map(|l| LayerWeights {
+            w_ih: draw(4 * h * if l == 0 { e } else { h }),
+            w_hh: draw(4 * h * h),
+            b_ih: draw(4 * h),
+            b_hh: draw(4 * h),
+        })
+        .collect();
+    let model = Model {
+        vocab: Vocabulary::new((1..=vocab as u32).collect()),
+        weights: Weights {
+            config,
+            embed: draw(v * e),
+            layers,
+            out_w: draw(v * h),
+            out_b: draw(v),
+        },
+        g: 1,
+        threshold: None,
+        key_vocabulary: None,
+        params: None,
+        pairs: None,
+        end_threshold: None,
+        summary: TrainingSummary::default(),
+    };
+    let scorer = Scorer::new(&model);
+    let mut rng = SplitMix::new(11);
+    let input: Vec<usize> = (0..keys).map(|_| 1 + rng.below(vocab)).collect();
+    let mut rates = Vec::new();
+    let mut check = 0f64;
+    for _ in 0..runs {
+        let mut probs = vec![0f32; scorer.outputs()];
+        let t = Instant::now();
+        for day in input.chunks(143) {
+            let mut state = scorer.zero();
+            scorer.step(&mut state, 0);
+            for &k in day {
+                scorer.predict(&state, &mut probs);
+                check += f64::from(probs[k]);
+                scorer.step(&mut state, k);
+            }
+        }
+        rates.push(keys as f64 / t.elapsed().as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    let runs: Vec<String> = rates.iter().map(|r| format!("{:.0}k", r / 1e3)).collect();
+    println!(
+        "{keys} keys, hidden {h}, {vocab} keys in the vocabulary: median {:.0} keys/s (runs {}; checksum {check:.6})",
+        rates[rates.len() / 2],
+        runs.join(" ")
+    );
+}
