@@ -203,8 +203,10 @@ pub struct Reader {
     csv: csv::Reader<Box<dyn Read + Send>>,
     cols: Columns,
     record: ByteRecord,
-    /// Rows skipped, and the first few of them.
+    /// Rows skipped.
     bad: u64,
+    /// An I/O error ended the file.
+    ended: bool,
 }
 
 impl std::fmt::Debug for Reader {
@@ -305,6 +307,7 @@ impl Reader {
             cols,
             record: ByteRecord::new(),
             bad: 0,
+            ended: false,
         })
     }
 
@@ -329,23 +332,8 @@ impl Reader {
 
     /// The next row: `None` at the end, `Some(Err)` for a row that was skipped.
     pub fn next_row(&mut self) -> Option<Result<Activity, BadRow>> {
-        match self.csv.read_byte_record(&mut self.record) {
-            Ok(false) => None,
-            Ok(true) => {
-                let line = self.record.position().map_or(0, csv::Position::line);
-                Some(self.parse().map_err(|reason| self.bad_row(line, reason)))
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
-                // An I/O error ends the file; a malformed record is skipped.
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    let bad = self.bad_row(line, e.to_string());
-                    tracing::error!(error = %bad, "cannot read on");
-                    return None;
-                }
-                Some(Err(self.bad_row(line, e.to_string())))
-            }
-        }
+        let mut a = Activity::blank();
+        Some(self.next_into(&mut a)?.map(|()| a))
     }
 
     fn field(&self, i: usize, name: &str) -> Result<&[u8], String> {
@@ -361,6 +349,9 @@ impl Reader {
     /// The next row written over `out`, reusing its strings: `None` at the end, `Some(Err)` for
     /// a row that was skipped (then `out` holds parts of it and must not be used).
     pub fn next_into(&mut self, out: &mut Activity) -> Option<Result<(), BadRow>> {
+        if self.ended {
+            return None;
+        }
         match self.csv.read_byte_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => {
@@ -372,21 +363,17 @@ impl Reader {
             }
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
-                // An I/O error ends the file; a malformed record is skipped.
+                // An I/O error ends the file, reported as a skipped row so that the count and
+                // the report show the file was cut there; a malformed record is skipped.
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    let bad = self.bad_row(line, e.to_string());
-                    tracing::error!(error = %bad, "cannot read on");
-                    return None;
+                    self.ended = true;
+                    let bad = self.bad_row(line, format!("cannot read on: {e}"));
+                    tracing::error!(error = %bad, "the rest of the file is not read");
+                    return Some(Err(bad));
                 }
                 Some(Err(self.bad_row(line, e.to_string())))
             }
         }
-    }
-
-    fn parse(&self) -> Result<Activity, String> {
-        let mut a = Activity::blank();
-        self.parse_into(&mut a)?;
-        Ok(a)
     }
 
     /// Parses the current record over `out`. The strings are overwritten in place, so a reader
@@ -547,10 +534,17 @@ pub fn tail_time(dir: &Path) -> Option<i64> {
         let Ok(f) = File::open(dir.join(s.file_name())) else {
             continue;
         };
+        // Only a regular file can be read from its end; reading a pipe here would take rows
+        // from the reader.
+        let Some(len) = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()) else {
+            continue;
+        };
         let mut f = io::BufReader::new(f);
         let mut header = Vec::new();
-        if f.read_until(b'\n', &mut header).is_err() {
-            continue;
+        // A header longer than the tail, or none (no line end), is not a CERT file's.
+        match (&mut f).take(TAIL).read_until(b'\n', &mut header) {
+            Ok(_) if header.ends_with(b"\n") => {}
+            _ => continue,
         }
         let Some(date) = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -565,7 +559,6 @@ pub fn tail_time(dir: &Path) -> Option<i64> {
         else {
             continue;
         };
-        let len = f.get_ref().metadata().map_or(0, |m| m.len());
         let from = len.saturating_sub(TAIL).max(header.len() as u64);
         let mut tail = Vec::new();
         if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut tail).is_err() {
@@ -829,6 +822,33 @@ mod tests {
 
     fn rows(mut r: Reader) -> Vec<Result<Activity, BadRow>> {
         std::iter::from_fn(|| r.next_row()).collect()
+    }
+
+    #[test]
+    fn a_read_error_ends_the_file_as_one_skipped_row() {
+        // Two rows, then the disk fails.
+        let good = "id,date,user,pc,activity\n\
+            {A},01/02/2010 07:00:00,ACM2278,PC-6056,Logon\n\
+            {B},01/02/2010 08:00:00,ACM2278,PC-6056,Logoff\n";
+        let failing = io::Cursor::new(good.as_bytes().to_vec()).chain(FailingRead);
+        let r =
+            Reader::from_reader(Source::Logon, Path::new("logon.csv"), Box::new(failing)).unwrap();
+        let got = rows(r);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].is_ok() && got[1].is_ok());
+        let bad = got[2].as_ref().unwrap_err().to_string();
+        assert!(
+            bad.starts_with("logon.csv:") && bad.contains("cannot read on"),
+            "{bad}"
+        );
+    }
+
+    struct FailingRead;
+
+    impl Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk gone"))
+        }
     }
 
     #[test]
