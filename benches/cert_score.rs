@@ -6,9 +6,7 @@
 //! Usage: cargo bench --bench cert_score -- [--keys N] [--runs K] [--vocab V] [--hidden H]
 
 use dante::model::infer::Scorer;
-use dante::model::{
-    LayerWeights, Model, ModelConfig, SplitMix, TrainingSummary, Vocabulary, Weights,
-};
+use dante::model::{ModelConfig, SplitMix, random_model};
 use std::time::Instant;
 
 fn main() {
@@ -30,34 +28,8 @@ fn main() {
         layers: 2,
         ..ModelConfig::default()
     };
-    let (e, h, v) = (config.embed, hidden, vocab + 2);
-    let mut rng = SplitMix::new(7);
-    let mut draw = |n: usize| (0..n).map(|_| rng.uniform(0.2)).collect::<Vec<f32>>();
-    let layers = (0..2)
-        .map(|l| LayerWeights {
-            w_ih: draw(4 * h * if l == 0 { e } else { h }),
-            w_hh: draw(4 * h * h),
-            b_ih: draw(4 * h),
-            b_hh: draw(4 * h),
-        })
-        .collect();
-    let model = Model {
-        vocab: Vocabulary::new((1..=vocab as u32).collect()),
-        weights: Weights {
-            config,
-            embed: draw(v * e),
-            layers,
-            out_w: draw(v * h),
-            out_b: draw(v),
-        },
-        g: 1,
-        threshold: None,
-        key_vocabulary: None,
-        params: None,
-        pairs: None,
-        end_threshold: None,
-        summary: TrainingSummary::default(),
-    };
+    let h = config.hidden;
+    let model = random_model((1..=vocab as u32).collect(), config, 7);
     let scorer = Scorer::new(&model);
     let mut rng = SplitMix::new(11);
     let input: Vec<usize> = (0..keys).map(|_| 1 + rng.below(vocab)).collect();

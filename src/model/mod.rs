@@ -269,9 +269,9 @@ impl SplitMix {
     }
 }
 
-/// A model with random weights, for tests.
-#[cfg(test)]
-pub(crate) fn random_model(keys: Vec<KeyId>, config: ModelConfig, seed: u64) -> Model {
+/// A model with random weights, for tests and benchmarks (what a key costs does not depend on
+/// the weights). Panics when `config` cannot build a network.
+pub fn random_model(keys: Vec<KeyId>, config: ModelConfig, seed: u64) -> Model {
     let vocab = Vocabulary::new(keys);
     let net = net::Net::init(
         config,
