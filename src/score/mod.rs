@@ -285,18 +285,22 @@ mod tests {
                 s
             })
             .collect();
-        let cfg = TrainConfig {
+        train(&sessions, &small(40), None).unwrap()
+    }
+
+    /// A small, fast training configuration of `epochs` at most.
+    fn small(epochs: usize) -> TrainConfig {
+        TrainConfig {
             model: ModelConfig {
                 embed: 8,
                 hidden: 16,
                 layers: 1,
             },
-            epochs: 40,
+            epochs,
             learning_rate: 0.02,
             patience: 5,
             ..TrainConfig::default()
-        };
-        train(&sessions, &cfg, None).unwrap()
+        }
     }
 
     #[test]
@@ -338,16 +342,8 @@ mod tests {
             })
             .collect();
         let cfg = TrainConfig {
-            model: ModelConfig {
-                embed: 8,
-                hidden: 16,
-                layers: 1,
-            },
-            epochs: 30,
-            learning_rate: 0.02,
-            patience: 5,
             key_pairs: true,
-            ..TrainConfig::default()
+            ..small(30)
         };
         let m = train(&sessions, &cfg, None).unwrap();
         assert!(m.pairs.is_some() && m.end_threshold.is_some());
