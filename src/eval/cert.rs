@@ -536,6 +536,8 @@ struct Judge<'a> {
     unknown: f64,
     /// The surprise below which a key is unremarkable ([`Judge::with_floor`]).
     floor: f64,
+    /// Each key's [`signature`], by key id - 1.
+    signs: Vec<u8>,
     /// Each key's weight in a day's evidence, by key id - 1 ([`key_weights`]).
     weights: Vec<f64>,
 }
@@ -549,17 +551,13 @@ struct Judge<'a> {
 const THREAT_BONUS: f64 = 0.5;
 
 /// The weight of each key (by id - 1) in a day's evidence: its [`Habits::rarity`], times
-/// `1 + THREAT_BONUS` when its words are a [`signature`].
-fn key_weights(lines: &[String], habits: &Habits) -> Vec<f64> {
-    lines
+/// `1 + THREAT_BONUS` when its words are a [`signature`] (`signs`, by id - 1).
+fn key_weights(signs: &[u8], habits: &Habits) -> Vec<f64> {
+    signs
         .iter()
         .enumerate()
-        .map(|(i, line)| {
-            let threat = if signature(line) == 0 {
-                1.0
-            } else {
-                1.0 + THREAT_BONUS
-            };
+        .map(|(i, &sign)| {
+            let threat = if sign == 0 { 1.0 } else { 1.0 + THREAT_BONUS };
             habits.rarity(i as KeyId + 1) * threat
         })
         .collect()
@@ -765,6 +763,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             .map(|(k, d)| (k.0, *d)),
     );
     let scorer = Scorer::new(&model);
+    let signs: Vec<u8> = read.lines.iter().map(|l| signature(l)).collect();
     let judge = Judge {
         scorer: &scorer,
         vocab: &model.vocab,
@@ -772,7 +771,8 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         split,
         unknown: unknown_surprise(read.events),
         floor: 0.0,
-        weights: key_weights(&read.lines, &habits),
+        weights: key_weights(&signs, &habits),
+        signs,
     }
     .with_floor(&baseline, &read.days);
     let raw = evidence_all(&judge, &all, cfg.threads);
@@ -862,8 +862,8 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                 let (_, day) = *all[i].0;
                 judge.day(u, day, &d.keys, &mut scratch, &mut per_key);
                 for (k, e, n) in &per_key {
-                    let line = read.lines.get(*k as usize - 1).map_or("", String::as_str);
-                    votes[usize::from(signature(line))] += e * (1.0 + f64::from(*n).ln());
+                    let sign = judge.signs.get(*k as usize - 1).copied().unwrap_or(0);
+                    votes[usize::from(sign)] += e * (1.0 + f64::from(*n).ln());
                 }
             }
             UserResult {
