@@ -160,12 +160,12 @@ struct ModelArgs {
     /// Passes over the data at most (early stopping may end sooner).
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
-    /// LSTM hidden size.
-    #[arg(long, default_value_t = ModelConfig::default().hidden)]
-    hidden: usize,
-    /// LSTM layers (1 or 2).
-    #[arg(long, default_value_t = ModelConfig::default().layers)]
-    layers: usize,
+    /// LSTM hidden size [default: 64; `eval cert`: 32].
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// LSTM layers, 1 or 2 [default: 2; `eval cert`: 1].
+    #[arg(long)]
+    layers: Option<usize>,
     /// Seed of initialisation, validation split and shuffling.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
@@ -197,6 +197,11 @@ impl ModelArgs {
     /// The training configuration. Key pairs are on unless `--no-key-pairs` when the model is
     /// for `whole_sessions`; otherwise asking for them is an error.
     fn config(&self, whole_sessions: bool) -> Result<TrainConfig> {
+        self.config_over(whole_sessions, ModelConfig::default())
+    }
+
+    /// [`Self::config`] with the shape `model` unless the command line gives one.
+    fn config_over(&self, whole_sessions: bool, model: ModelConfig) -> Result<TrainConfig> {
         if !whole_sessions && self.key_pairs {
             anyhow::bail!(
                 "--key-pairs: only a model of whole sessions keeps key pairs (`train \
@@ -207,9 +212,9 @@ impl ModelArgs {
         let key_pairs = whole_sessions && !self.no_key_pairs;
         Ok(TrainConfig {
             model: ModelConfig {
-                hidden: self.hidden,
-                layers: self.layers,
-                ..ModelConfig::default()
+                hidden: self.hidden.unwrap_or(model.hidden),
+                layers: self.layers.unwrap_or(model.layers),
+                ..model
             },
             epochs: self.epochs,
             seed: self.seed,
@@ -434,7 +439,7 @@ pub fn run() -> Result<ExitCode> {
                 train_end,
                 out,
                 budget,
-                train: model.config(false)?,
+                train: model.config_over(false, dante::eval::cert::MODEL)?,
                 max_train_keys,
                 threads: threads_or_cores(threads),
             })
@@ -817,8 +822,16 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
             r.flagged, r.false_alarms, r.alerts_per_day, r.category_accuracy
         );
         println!(
-            "{} events ({} bad rows), {:.0} events/s, reading and keying {:.1}s, training {:.1}s",
-            r.events, r.bad_rows, r.events_per_sec, r.read_seconds, r.train_seconds
+            "{} events ({} bad rows), {:.0} events/s, reading and keying {:.1}s, training {:.1}s, \
+             scoring {:.1}s; {} keys, {} known to the model",
+            r.events,
+            r.bad_rows,
+            r.events_per_sec,
+            r.read_seconds,
+            r.train_seconds,
+            r.score_seconds,
+            r.keys,
+            r.model_keys
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -22,13 +22,23 @@ use crate::cert::org::{self, Insider, Org};
 use crate::cert::{Merged, time};
 use crate::keys::KeyId;
 use crate::model::infer::Scorer;
-use crate::model::train::{TrainConfig, TrainError, surprise, train};
+use crate::model::train::{TrainConfig, TrainError, train};
 use crate::model::{SplitMix, Vocabulary};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The model's shape for CERT days unless asked otherwise: one layer of 32. The personal
+/// surprise ([`Habits`]) carries most of the evidence; on two 1,000-user sets one layer of 32
+/// detected as well as two of 64 (user AUC 0.9963 against 0.9968, detection at 1% and 5% FPR
+/// the same) and the whole evaluation ran three times faster (19.5 s against 58 s).
+pub const MODEL: crate::model::ModelConfig = crate::model::ModelConfig {
+    embed: 16,
+    hidden: 32,
+    layers: 1,
+};
 
 /// What the evaluation is asked.
 #[derive(Debug, Clone)]
@@ -123,6 +133,20 @@ pub struct Report {
     pub train_seconds: f64,
     /// Reading and keying time (training runs beside its second half).
     pub read_seconds: f64,
+    /// Scoring time: every user-day through the model and the judging of the days.
+    pub score_seconds: f64,
+    /// Distinct keys in the data.
+    pub keys: usize,
+    /// Output classes of the model (the keys of its training sample, and "unknown").
+    pub model_keys: usize,
+}
+
+/// Where the time went, for the report.
+struct Timing {
+    started: Instant,
+    train_seconds: f64,
+    score_seconds: f64,
+    model_keys: usize,
 }
 
 /// The evaluation could not run.
@@ -509,12 +533,15 @@ fn surprises(
 ) {
     out.clear();
     let mut state = scorer.zero();
-    let mut probs = vec![0f32; scorer.outputs()];
+    let mut logits = vec![0f32; scorer.outputs()];
     scorer.step(&mut state, vocab.start());
     for k in keys {
         let i = vocab.index(*k);
-        scorer.predict(&state, &mut probs);
-        out.push(if i == 0 { unknown } else { surprise(probs[i]) });
+        out.push(if i == 0 {
+            unknown
+        } else {
+            scorer.surprise(&state, i, &mut logits)
+        });
         scorer.step(&mut state, i);
     }
 }
@@ -730,6 +757,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     };
     let answers = org::read_answers(&cfg.data)?;
     let mut read = read(cfg, &org)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "eval cert: read");
     let split = cfg
         .train_end
         .map_or(middle(read.first, read.last), |t| t.div_euclid(time::DAY));
@@ -754,6 +782,13 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             (model, t.elapsed().as_secs_f64())
         }
     };
+    let scoring = Instant::now();
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        epochs = model.summary.epochs,
+        loss = model.summary.validation_loss,
+        "eval cert: model ready"
+    );
     // Every day scored: the baseline's days give each user's normal.
     let mut all: Vec<(&(u32, i64), &Day)> = read.days.iter().collect();
     all.sort_unstable_by_key(|(k, _)| **k);
@@ -776,6 +811,10 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     }
     .with_floor(&baseline, &read.days);
     let raw = evidence_all(&judge, &all, cfg.threads);
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "eval cert: every day scored"
+    );
     // A day's score: its evidence above the user's usual (their baseline days' mean), in units
     // of the typical user's day-to-day spread. The personal surprises already judge each key
     // against the user's habits; dividing by each user's own spread as well let a noisy
@@ -876,20 +915,20 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         })
         .collect();
     results.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.user.cmp(&b.user)));
+    let timing = Timing {
+        started,
+        train_seconds,
+        score_seconds: scoring.elapsed().as_secs_f64(),
+        model_keys: model.vocab.outputs(),
+    };
     write_outputs(cfg, &results, &test, &levels, &read)?;
     write_evidence(cfg, &results, &test, &all, &read, &judge)?;
-    let report = answers.map(|a| {
-        report(
-            &a.insiders,
-            &results,
-            &test,
-            &levels,
-            &read,
-            split,
-            started,
-            train_seconds,
-        )
-    });
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "eval cert: outputs written"
+    );
+    let report =
+        answers.map(|a| report(&a.insiders, &results, &test, &levels, &read, split, &timing));
     if let Some(r) = &report {
         let path = cfg.out.join("report.json");
         let json = serde_json::to_vec_pretty(&r.0).unwrap_or_default();
@@ -1017,8 +1056,7 @@ fn report(
     levels: &[f64],
     read: &Read,
     split: i64,
-    started: Instant,
-    train_seconds: f64,
+    timing: &Timing,
 ) -> (Report, Roc, Roc) {
     // Insiders whose malicious window reaches into the test period.
     let scenario: FxHashMap<&str, &Insider> = insiders
@@ -1080,7 +1118,7 @@ fn report(
     let right: usize = (1..6).map(|s| confusion[s][s]).sum();
     let flagged = users.iter().filter(|u| u.flagged).count();
     let test_days = (read.last.div_euclid(time::DAY) - split + 1).max(1);
-    let secs = started.elapsed().as_secs_f64();
+    let secs = timing.started.elapsed().as_secs_f64();
     let user_roc = roc(&scores, &labels);
     let day_roc = roc(levels, &day_labels);
     let r = Report {
@@ -1111,8 +1149,11 @@ fn report(
         events: read.events,
         events_per_sec: read.events as f64 / secs.max(1e-9),
         bad_rows: read.bad_rows,
-        train_seconds,
+        train_seconds: timing.train_seconds,
         read_seconds: read.seconds,
+        score_seconds: timing.score_seconds,
+        keys: read.lines.len(),
+        model_keys: timing.model_keys,
     };
     (r, user_roc, day_roc)
 }

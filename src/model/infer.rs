@@ -132,6 +132,36 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
+/// The largest of `v`, eight lanes at a time: a plain fold is one serial chain.
+#[inline(always)]
+fn lanes_max(v: &[f32]) -> f32 {
+    let mut m = [f32::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            m[k] = m[k].max(c[k]);
+        }
+    }
+    rest.iter()
+        .chain(&m)
+        .fold(f32::NEG_INFINITY, |a, b| a.max(*b))
+}
+
+/// The sum of `v`, eight lanes at a time (see [`lanes_max`]).
+#[inline(always)]
+fn lanes_sum(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += c[k];
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
 /// `e^x` to about 2e-7 relative error (Cephes' polynomial), branch-free so that loops over a
 /// layer's gates vectorise; libm's `expf`/`tanhf` were two thirds of the scoring time.
 #[inline(always)]
@@ -327,15 +357,46 @@ impl Scorer {
         let probs = &mut probs[..self.outputs];
         probs.copy_from_slice(&self.out_b);
         self.out_w.mul_add::<FMA>(self.top(state), probs);
-        let max = probs.iter().fold(f32::NEG_INFINITY, |m, p| m.max(*p));
-        let mut sum = 0.0;
-        for p in probs.iter_mut() {
-            *p = exp(*p - max);
-            sum += *p;
+        let max = lanes_max(probs);
+        probs.iter_mut().for_each(|p| *p = exp(*p - max));
+        let sum = lanes_sum(probs);
+        probs.iter_mut().for_each(|p| *p /= sum);
+    }
+
+    /// `-ln p` of output class `output` given `state`, as [`crate::model::train::surprise`]
+    /// of [`Self::predict`]'s probability but without normalising every class: the log of the
+    /// softmax's sum less the class's logit. `logits` is scratch, `outputs` long.
+    pub fn surprise(&self, state: &State, output: usize, logits: &mut [f32]) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: as in `step`.
+            return unsafe { self.surprise_avx2(state, output, logits) };
         }
-        for p in probs.iter_mut() {
-            *p /= sum;
-        }
+        self.surprise_with::<false>(state, output, logits)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn surprise_avx2(&self, state: &State, output: usize, logits: &mut [f32]) -> f64 {
+        self.surprise_with::<true>(state, output, logits)
+    }
+
+    #[inline(always)]
+    fn surprise_with<const FMA: bool>(
+        &self,
+        state: &State,
+        output: usize,
+        logits: &mut [f32],
+    ) -> f64 {
+        let logits = &mut logits[..self.outputs];
+        logits.copy_from_slice(&self.out_b);
+        self.out_w.mul_add::<FMA>(self.top(state), logits);
+        let max = lanes_max(logits);
+        let own = logits[output.min(self.outputs - 1)] - max;
+        logits.iter_mut().for_each(|l| *l = exp(*l - max));
+        let sum = lanes_sum(logits);
+        // The same bound as `surprise(p)`: p below 1e-30 counts as 1e-30.
+        (f64::from(sum).ln() - f64::from(own)).min(-(1e-30f64.ln()))
     }
 
     /// The logits of the next key given `state` (for comparing with candle).
@@ -502,6 +563,26 @@ mod tests {
                 for (a, b) in ours.iter().zip(&logits[t]) {
                     assert!((a - b).abs() < 1e-5, "layers {layers} step {t}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn surprise_is_minus_ln_of_the_predicted_probability() {
+        let model = random_model(2);
+        let scorer = Scorer::new(&model);
+        let mut state = scorer.zero();
+        let (mut probs, mut logits) = (vec![0f32; scorer.outputs()], vec![0f32; scorer.outputs()]);
+        for x in [6, 1, 2, 5, 0, 3, 3, 4] {
+            scorer.step(&mut state, x);
+            scorer.predict(&state, &mut probs);
+            assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            for (i, p) in probs.iter().enumerate() {
+                let want = crate::model::train::surprise(*p);
+                let got = scorer.surprise(&state, i, &mut logits);
+                let portable = scorer.surprise_with::<false>(&state, i, &mut logits);
+                assert!((got - want).abs() < 1e-5, "{x} {i}: {got} vs {want}");
+                assert!((got - portable).abs() < 1e-6, "{got} vs {portable}");
             }
         }
     }
