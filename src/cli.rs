@@ -343,7 +343,7 @@ enum EvalCommand {
         budget: f64,
         /// At most this many baseline keys train the model (user-days drawn with --seed, cut
         /// into pieces of 64 keys).
-        #[arg(long, default_value_t = 50_000)]
+        #[arg(long, default_value_t = 20_000)]
         max_train_keys: usize,
         /// evidence.tsv explains at least this many top users (every flagged user in any case).
         #[arg(long, default_value_t = 0)]
