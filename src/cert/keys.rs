@@ -80,15 +80,20 @@ fn when(t: i64) -> &'static str {
     }
 }
 
+/// A PC, domain or recipient, by its index in [`Keyer::names`]: a user's context holds numbers,
+/// so that each field of a row is hashed and compared as a string once (strings compared in
+/// three or four sets per row were most of the keying time).
+type Name = u32;
+
 #[derive(Debug, Default)]
 struct UserContext {
     /// Logons per PC.
-    logons: FxHashMap<String, u32>,
+    logons: FxHashMap<Name, u32>,
     /// The most logged-on PC so far.
-    own: Option<(String, u32)>,
-    pcs: FxHashSet<String>,
-    domains: FxHashSet<String>,
-    recipients: FxHashSet<String>,
+    own: Option<(Name, u32)>,
+    pcs: FxHashSet<Name>,
+    domains: FxHashSet<Name>,
+    recipients: FxHashSet<Name>,
     /// The supervisor (from LDAP, read once): their id until they are seen, then their index.
     supervisor: Supervisor,
 }
@@ -105,6 +110,22 @@ enum Supervisor {
     At(usize),
 }
 
+/// What is known of a name once, whatever user meets it: a domain's class, or where mail to a
+/// recipient goes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Facts {
+    class: Option<UrlClass>,
+    dest: Option<Dest>,
+}
+
+/// Where mail to a recipient goes, by their domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    Internal,
+    External,
+    Webmail,
+}
+
 /// Turns activity into key lines, learning each user's context as it goes.
 pub struct Keyer<'a> {
     org: &'a Org,
@@ -116,9 +137,10 @@ pub struct Keyer<'a> {
     users: Vec<UserContext>,
     /// The user of the row keyed last.
     last: usize,
-    /// Each domain's class, asked once: the classifier is a few lookups and an allocation, and
-    /// a release has few domains among millions of rows.
-    classes: FxHashMap<String, UrlClass>,
+    /// Every PC, domain and (lower-cased) recipient met, numbered ([`Name`]), and what is known
+    /// of each: a release has a few thousand among millions of rows.
+    names: FxHashMap<String, Name>,
+    facts: Vec<Facts>,
     line: String,
     /// Scratch for a domain or recipient being looked up.
     word: String,
@@ -149,7 +171,8 @@ impl<'a> Keyer<'a> {
             index: FxHashMap::default(),
             users: Vec::new(),
             last: 0,
-            classes: FxHashMap::default(),
+            names: FxHashMap::default(),
+            facts: Vec::new(),
             line: String::new(),
             word: String::new(),
         }
@@ -161,18 +184,15 @@ impl<'a> Keyer<'a> {
         self.last as u32
     }
 
-    /// The class of `domain`, from the cache or the classifier.
-    fn class(
-        classes: &mut FxHashMap<String, UrlClass>,
-        classify: &dyn Fn(&str) -> UrlClass,
-        domain: &str,
-    ) -> UrlClass {
-        if let Some(c) = classes.get(domain) {
-            return *c;
+    /// The number of `name`, given one when new.
+    fn name(names: &mut FxHashMap<String, Name>, facts: &mut Vec<Facts>, name: &str) -> Name {
+        if let Some(&n) = names.get(name) {
+            return n;
         }
-        let c = classify(domain);
-        classes.insert(domain.to_string(), c);
-        c
+        let n = facts.len() as Name;
+        names.insert(name.to_string(), n);
+        facts.push(Facts::default());
+        n
     }
 
     /// The key line of `a`, valid until the next call.
@@ -203,29 +223,24 @@ impl<'a> Keyer<'a> {
         {
             self.users[u].supervisor = Supervisor::At(at);
         }
-        // Compared in place: copying the PC out was an allocation per row.
+        let (names, facts) = (&mut self.names, &mut self.facts);
+        let pc = Self::name(names, facts, &a.pc);
         let at_supervisor = match self.users[u].supervisor {
-            Supervisor::At(s) => self.users[s]
-                .own
-                .as_ref()
-                .is_some_and(|(pc, _)| *pc == a.pc),
+            Supervisor::At(s) => self.users[s].own.is_some_and(|(own, _)| own == pc),
             _ => false,
         };
         let ctx = &mut self.users[u];
         let line = &mut self.line;
         let word = &mut self.word;
-        let (classes, classify) = (&mut self.classes, &*self.classify);
+        let classify = &*self.classify;
         line.clear();
-        let pc_word = match &ctx.own {
-            Some((own, _)) if *own == a.pc => "own",
+        let pc_word = match ctx.own {
+            Some((own, _)) if own == pc => "own",
             _ if at_supervisor => "supervisor",
             None => "first",
             Some(_) => "other",
         };
-        let new_pc = !ctx.pcs.contains(&a.pc);
-        if new_pc {
-            ctx.pcs.insert(a.pc.clone());
-        }
+        let new_pc = ctx.pcs.insert(pc);
         let mut push = |w: &str| {
             if !line.is_empty() {
                 line.push(' ');
@@ -244,9 +259,12 @@ impl<'a> Keyer<'a> {
                     _ => "http",
                 });
                 domain_into(url, word);
-                push(Self::class(classes, classify, word).word());
-                if !ctx.domains.contains(word.as_str()) {
-                    ctx.domains.insert(word.clone());
+                let d = Self::name(names, facts, word);
+                let class = *facts[d as usize]
+                    .class
+                    .get_or_insert_with(|| classify(word));
+                push(class.word());
+                if ctx.domains.insert(d) {
                     push("new-site");
                 }
             }
@@ -259,31 +277,36 @@ impl<'a> Keyer<'a> {
                     Some(a) if a.eq_ignore_ascii_case("View") => "email-view",
                     _ => "email-send",
                 });
-                let mut dest = "internal";
+                let mut dest = Dest::Internal;
                 let mut new_recipient = false;
                 for r in a.recipients() {
                     word.clear();
-                    word.push_str(r.rsplit_once('@').map_or("", |(_, d)| d));
-                    word.make_ascii_lowercase();
-                    if !self.internal.contains(word.as_str()) {
-                        // Webmail outranks any other external recipient.
-                        dest = if Self::class(classes, classify, word) == UrlClass::Webmail {
-                            "webmail"
-                        } else if dest == "webmail" {
-                            dest
-                        } else {
-                            "external"
-                        };
-                    }
-                    word.clear();
                     word.push_str(r);
                     word.make_ascii_lowercase();
-                    if !ctx.recipients.contains(word.as_str()) {
-                        ctx.recipients.insert(word.clone());
-                        new_recipient = true;
-                    }
+                    let n = Self::name(names, facts, word);
+                    let to = *facts[n as usize].dest.get_or_insert_with(|| {
+                        let domain = word.rsplit_once('@').map_or("", |(_, d)| d);
+                        if self.internal.contains(domain) {
+                            Dest::Internal
+                        } else if classify(domain) == UrlClass::Webmail {
+                            Dest::Webmail
+                        } else {
+                            Dest::External
+                        }
+                    });
+                    // Webmail outranks any other external recipient.
+                    dest = match (dest, to) {
+                        (Dest::Webmail, _) | (_, Dest::Webmail) => Dest::Webmail,
+                        (Dest::External, _) | (_, Dest::External) => Dest::External,
+                        _ => Dest::Internal,
+                    };
+                    new_recipient |= ctx.recipients.insert(n);
                 }
-                push(dest);
+                push(match dest {
+                    Dest::Internal => "internal",
+                    Dest::External => "external",
+                    Dest::Webmail => "webmail",
+                });
                 if *attachments > 0 {
                     push("attachment");
                 }
@@ -318,18 +341,11 @@ impl<'a> Keyer<'a> {
         push(when(a.time));
         // The own PC follows the logons.
         if a.kind == Kind::Logon {
-            let n = match ctx.logons.get_mut(&a.pc) {
-                Some(n) => {
-                    *n += 1;
-                    *n
-                }
-                None => {
-                    ctx.logons.insert(a.pc.clone(), 1);
-                    1
-                }
-            };
-            if ctx.own.as_ref().is_none_or(|(_, best)| n > *best) {
-                ctx.own = Some((a.pc.clone(), n));
+            let n = ctx.logons.entry(pc).or_default();
+            *n += 1;
+            let n = *n;
+            if ctx.own.is_none_or(|(_, best)| n > best) {
+                ctx.own = Some((pc, n));
             }
         }
         line
