@@ -688,22 +688,23 @@ impl Merged {
             }
             readers.push(Reader::open(s, &path)?);
         }
-        Ok(Self::new(readers))
+        Self::new(readers)
     }
 
-    /// Merges `readers` (ties go to the earlier reader), each read on a thread of its own.
-    pub fn new(readers: Vec<Reader>) -> Self {
+    /// Merges `readers` (ties go to the earlier reader), each read on a thread of its own; the
+    /// error names the file whose thread the system refused.
+    pub fn new(readers: Vec<Reader>) -> Result<Self, OpenError> {
         let feeds: Vec<Feed> = readers
             .into_iter()
             .map(|r| {
                 let (rows_tx, rows) = std::sync::mpsc::sync_channel(AHEAD);
                 let (spent, spent_rx) = std::sync::mpsc::channel();
-                let source = r.source();
+                let (source, path) = (r.source(), r.path.clone());
                 let thread = std::thread::Builder::new()
                     .name(format!("read {}", source.file_name()))
                     .spawn(move || pump(r, rows_tx, spent_rx))
-                    .expect("a thread to read a CERT file");
-                Feed {
+                    .map_err(|source| OpenError::Io { path, source })?;
+                Ok(Feed {
                     source,
                     rows,
                     spent,
@@ -711,9 +712,9 @@ impl Merged {
                     at: 0,
                     bad_at: 0,
                     thread: Some(thread),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, OpenError>>()?;
         let mut m = Self {
             last: vec![i64::MIN; feeds.len()],
             feeds,
@@ -726,7 +727,7 @@ impl Merged {
         for i in 0..m.feeds.len() {
             m.refill(i);
         }
-        m
+        Ok(m)
     }
 
     /// The files being read.
@@ -1048,7 +1049,8 @@ mod tests {
         let mut m = Merged::new(vec![
             reader(Source::Logon, &logon),
             reader(Source::Device, &device),
-        ]);
+        ])
+        .unwrap();
         let mut got = Vec::new();
         while let Some(a) = m.next_ref() {
             let i: usize = a.user[1..].parse().unwrap();
@@ -1071,7 +1073,7 @@ mod tests {
             Source::Device,
             "id,date,user,pc,activity\n{d},01/02/2010 07:00:00,A,P,Connect\nbroken,xx,A,P,Connect\n{e},01/02/2010 08:00:00,A,P,Disconnect\n",
         );
-        let mut m = Merged::new(vec![logon, device]);
+        let mut m = Merged::new(vec![logon, device]).unwrap();
         let got: Vec<(String, Kind)> = m
             .by_ref()
             .map(|a| (time::format(a.time)[11..16].to_string(), a.kind))
