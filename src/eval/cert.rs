@@ -399,6 +399,21 @@ fn levels(test: &[(u32, i64, f64, usize)]) -> Vec<f64> {
     out
 }
 
+/// Adds one day's surprising keys (`per_key`, as [`evidence`] leaves them) to a user's
+/// incidents so far (`keys`: each key's evidence summed over their days, in units of `typical`,
+/// the day scores' scale) and gives the largest: the user's top incident, one kind of odd act
+/// however many days it took. Measured as the alternative to the highest day in the user's
+/// score on seeds 1001 / 4004 / 2002 / 3003: detection at 1% FPR 0.98 / 1.00 / 0.96 / 0.94 →
+/// 0.98 / 1.00 / 0.96 / 0.96 (a scenario 4 insider on 1001 from 31 benign users above to 10);
+/// weighing the incident 1.5 times reached 1.00 on 1001 but cost scenario 3 and 5 recall at
+/// the alert budget on 2002 and 4004, so it counts once.
+fn incident(keys: &mut FxHashMap<KeyId, f64>, per_key: &[(KeyId, f64, u32)], typical: f64) -> f64 {
+    for (k, e, n) in per_key {
+        *keys.entry(*k).or_default() += e * (1.0 + f64::from(*n).ln()) / typical;
+    }
+    keys.values().copied().fold(0.0, f64::max)
+}
+
 /// Training keys come in pieces of at most this many: a long day would otherwise be one long,
 /// serial pass through the LSTM (and pad its whole batch to its length).
 const TRAIN_PIECE: usize = 64;
@@ -880,16 +895,29 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     // highest day. Insiders act on several days (job hunting for weeks, files mailed home again
     // and again) more often than benign users have one odd day: the sum beat the highest day
     // alone (user AUC 0.98 against 0.94 on a 1,000-user set); adding the highest day keeps a
-    // one-day strike (scenario 3) in view.
+    // one-day strike (scenario 3) in view. The highest day gives way to the user's top
+    // [`incident`] when that is more: the same odd act on many days (files mailed home from a
+    // colleague's PC on nine days, each day a modest score) is one incident, as strong as a
+    // one-day strike of the same total.
     let mut sums: FxHashMap<u32, (f64, f64)> = FxHashMap::default();
-    for &(u, _, s, _) in &test {
+    let mut incidents: FxHashMap<u32, (FxHashMap<KeyId, f64>, f64)> = FxHashMap::default();
+    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
+    for &(u, d, s, i) in &test {
         let e = sums.entry(u).or_insert((0.0, f64::NEG_INFINITY));
         e.0 += if s > DAY_FLOOR { s } else { 0.0 };
         e.1 = e.1.max(s);
+        if s > DAY_FLOOR {
+            judge.day(u, d, &all[i].1.keys, &mut scratch, &mut per_key);
+            let (keys, top) = incidents.entry(u).or_default();
+            *top = incident(keys, &per_key, typical);
+        }
     }
     let best: FxHashMap<u32, f64> = sums
         .into_iter()
-        .map(|(u, (sum, top))| (u, sum + top))
+        .map(|(u, (sum, top))| {
+            let inc = incidents.get(&u).map_or(0.0, |i| i.1);
+            (u, sum + top.max(inc))
+        })
         .collect();
     let scores: Vec<f64> = best.values().copied().collect();
     let cut = threshold(&scores, cfg.budget);
@@ -899,7 +927,6 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         runs.entry(t.0).or_insert(n..n).end = n + 1;
     }
     let levels = levels(&test);
-    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
     let mut results: Vec<UserResult> = best
         .iter()
         .map(|(&u, &score)| {
@@ -907,6 +934,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             let mut votes = [0f64; 6];
             let mut first_alert = None;
             let (mut sum, mut top) = (0.0, f64::NEG_INFINITY);
+            let mut keys = FxHashMap::default();
             let days = match runs.get(&u) {
                 Some(r) if flagged => &test[r.clone()],
                 _ => &[],
@@ -922,11 +950,12 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                 // outvote the act.
                 sum += s;
                 let d = all[i].1;
-                if first_alert.is_none() && sum + top >= cut {
-                    first_alert = Some(d.first);
-                }
                 let (_, day) = *all[i].0;
                 judge.day(u, day, &d.keys, &mut scratch, &mut per_key);
+                let inc = incident(&mut keys, &per_key, typical);
+                if first_alert.is_none() && sum + top.max(inc) >= cut {
+                    first_alert = Some(d.first);
+                }
                 for (k, e, n) in &per_key {
                     let sign = judge.signs.get(*k as usize - 1).copied().unwrap_or(0);
                     votes[usize::from(sign)] += e * (1.0 + f64::from(*n).ln());
@@ -1486,6 +1515,21 @@ mod tests {
         // A baseline day is judged without its own keys: with one of user 0's forty days taken
         // out, key 2 stays unremarkable for them, but a little less so.
         assert!(h.personal(0, 2, Some((1, 4))) > h.personal(0, 2, None));
+    }
+
+    #[test]
+    fn an_incident_adds_one_keys_days() {
+        let mut keys = FxHashMap::default();
+        // Day one: key 1 (evidence 4, twice: 4 (1 + ln 2)) and key 2 (evidence 8, once).
+        let one = incident(&mut keys, &[(1, 4.0, 2), (2, 8.0, 1)], 2.0);
+        assert!((one - 4.0).abs() < 1e-12, "{one}");
+        // Day two: key 1 again; its two days add up and pass key 2's one.
+        let two = incident(&mut keys, &[(1, 4.0, 1)], 2.0);
+        let want = (4.0 * (1.0 + 2f64.ln()) + 4.0) / 2.0;
+        assert!((two - want).abs() < 1e-12, "{two}");
+        // A new key does not add to another's.
+        let three = incident(&mut keys, &[(3, 1.0, 1)], 2.0);
+        assert!((three - want).abs() < 1e-12, "{three}");
     }
 
     #[test]
