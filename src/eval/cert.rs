@@ -358,6 +358,17 @@ fn signature(line: &str) -> u8 {
         // A thumb drive at one's own PC out of hours: scenario 1's copying, also when the
         // upload goes to a site the lists do not know.
         1
+    } else if has("own")
+        && has("work")
+        && ["to-usb", "usb-connect", "usb-disconnect"]
+            .iter()
+            .any(|w| has(w))
+    {
+        // Copies to a thumb drive at one's own PC in office hours: scenario 2's taking of
+        // data before leaving ("at markedly higher rates than before"). A sign only weighs
+        // when the key is surprising for the user, so habitual thumb-drive users are not
+        // touched. Measured with the volume term and a threat bonus of 1 (see THREAT_BONUS).
+        2
     } else {
         0
     }
@@ -410,6 +421,21 @@ fn levels(test: &[(u32, i64, f64, usize)]) -> Vec<f64> {
         past = Some((u, d, sum));
     }
     out
+}
+
+/// Adds one day's surprising keys (`per_key`, as [`evidence`] leaves them) to a user's
+/// incidents so far (`keys`: each key's evidence summed over their days, in units of `typical`,
+/// the day scores' scale) and gives the largest: the user's top incident, one kind of odd act
+/// however many days it took. Measured as the alternative to the highest day in the user's
+/// score on seeds 1001 / 4004 / 2002 / 3003: detection at 1% FPR 0.98 / 1.00 / 0.96 / 0.94 →
+/// 0.98 / 1.00 / 0.96 / 0.96 (a scenario 4 insider on 1001 from 31 benign users above to 10);
+/// weighing the incident 1.5 times reached 1.00 on 1001 but cost scenario 3 and 5 recall at
+/// the alert budget on 2002 and 4004, so it counts once.
+fn incident(keys: &mut FxHashMap<KeyId, f64>, per_key: &[(KeyId, f64, u32)], typical: f64) -> f64 {
+    for (k, e, n) in per_key {
+        *keys.entry(*k).or_default() += e * (1.0 + f64::from(*n).ln()) / typical;
+    }
+    keys.values().copied().fold(0.0, f64::max)
 }
 
 /// Training keys come in pieces of at most this many: a long day would otherwise be one long,
@@ -520,6 +546,37 @@ impl Habits {
         let p_user = (f64::from(c) + PRIOR_KEYS * p_all) / (n as f64 + PRIOR_KEYS);
         (p_all / p_user).ln()
     }
+
+    /// The user's share of `k` among their baseline keys, pulled towards everyone's by the
+    /// prior, as in [`Habits::personal`] (`own` taken out the same way).
+    fn share(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> f64 {
+        let (c, n) = self.users.get(&user).map_or((0, 0), |(counts, n)| {
+            (counts.get(&k).copied().unwrap_or(0), *n)
+        });
+        let (c, n) = match own {
+            Some((dc, dn)) => (c.saturating_sub(dc), n.saturating_sub(dn)),
+            None => (c, n),
+        };
+        let p_all = self.all.get(&k).map_or(0.5, |&a| a as f64) / self.total.max(1) as f64;
+        (f64::from(c) + PRIOR_KEYS * p_all) / (n as f64 + PRIOR_KEYS)
+    }
+}
+
+/// The surprise of `n` uses of a key in one day where the user's habits expect `lambda`, beyond
+/// that of a single use: `-ln P(X >= n)` for a Poisson count of mean `lambda` by its Chernoff
+/// bound, `n ln(n/λ) - n + λ` (0 when `n <= λ`), less its value at one. The per-key evidence
+/// ([`evidence`]) grows only by `1 + ln n` with repeats whatever the user's rate; this says
+/// how far the day's count is above the user's own: forty copies to a drive by someone who
+/// copies a few a week are many, by someone who never did, far more.
+fn volume(n: u32, lambda: f64) -> f64 {
+    let tail = |n: f64| {
+        if n > lambda {
+            n * (n / lambda).ln() - n + lambda
+        } else {
+            0.0
+        }
+    };
+    (tail(f64::from(n)) - tail(1.0)).max(0.0)
 }
 
 /// The per-key surprises of `keys` (`-ln p` of each key given the ones before it); a key the
@@ -569,13 +626,24 @@ struct Judge<'a> {
     weights: Vec<f64>,
 }
 
+/// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
+/// times the key's weight. The tail grows linearly with the count, so a small share. Measured
+/// alone (before the thumb-drive sign and THREAT_BONUS 1) on seeds 1001 / 4004, detection at
+/// 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's misses
+/// moving up from 38 and 62 benign users above them to 26 and 31), 0.3 → 0.92 / 1.00, 1 →
+/// 0.74 / 0.90 (benign bursts outranking the one-day strikes of scenarios 3 and 4).
+const VOLUME: f64 = 0.1;
+
 /// How much more a key that is a sign of a CERT scenario ([`signature`]: a leak, job, cloud or
 /// hacking site, mail home from another's PC, the supervisor's PC, a thumb drive out of hours)
-/// weighs in a day's evidence than a key that is only unusual: half again. Surprise alone cannot
+/// weighs in a day's evidence than a key that is only unusual: twice. Surprise alone cannot
 /// tell an insider's one odd day from a benign one (a weekend spent on mail); the words can
 /// help without deciding. Measured on two 1,000-user sets: detection at 1% FPR 0.90 → 0.94 and
-/// 1.00 → 1.00; 0.25 to 1 gave the same.
-const THREAT_BONUS: f64 = 0.5;
+/// 1.00 → 1.00 with 0.5 (0.25 to 1 gave the same then). With the thumb-drive sign of scenario 2
+/// and [`VOLUME`], 1 against 0.5 on seeds 1001 / 4004: 0.98 / 1.00 against 0.96 / 1.00 (the
+/// benign users above the insiders are mostly IT admins' odd visits, keys of no sign); 2 gave
+/// the same as 1.
+const THREAT_BONUS: f64 = 1.0;
 
 /// The weight of each key (by id - 1) in a day's evidence: its [`Habits::rarity`], times
 /// `1 + THREAT_BONUS` when its words are a [`signature`] (`signs`, by id - 1).
@@ -643,13 +711,26 @@ impl Judge<'_> {
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
         self.surprises(user, day, keys, scratch);
-        evidence(
+        let e = evidence(
             scratch,
             keys,
             self.floor,
             |k| self.weights.get(k as usize - 1).copied().unwrap_or(1.0),
             per_key,
-        )
+        );
+        // The volume of each surprising key against the user's own rate: every use of it that
+        // day (not only the surprising ones), against the day's length times the user's share.
+        let baseline = day < self.split;
+        let n = keys.len() as u64;
+        let mut extra = 0.0;
+        for &(k, _, _) in per_key.iter() {
+            let c = keys.iter().filter(|x| **x == k).count() as u32;
+            let own = baseline.then_some((c, n));
+            let lambda = n as f64 * self.habits.share(user, k, own);
+            let w = self.weights.get(k as usize - 1).copied().unwrap_or(1.0);
+            extra += VOLUME * w * volume(c, lambda);
+        }
+        e + extra
     }
 }
 
@@ -853,16 +934,29 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     // highest day. Insiders act on several days (job hunting for weeks, files mailed home again
     // and again) more often than benign users have one odd day: the sum beat the highest day
     // alone (user AUC 0.98 against 0.94 on a 1,000-user set); adding the highest day keeps a
-    // one-day strike (scenario 3) in view.
+    // one-day strike (scenario 3) in view. The highest day gives way to the user's top
+    // [`incident`] when that is more: the same odd act on many days (files mailed home from a
+    // colleague's PC on nine days, each day a modest score) is one incident, as strong as a
+    // one-day strike of the same total.
     let mut sums: FxHashMap<u32, (f64, f64)> = FxHashMap::default();
-    for &(u, _, s, _) in &test {
+    let mut incidents: FxHashMap<u32, (FxHashMap<KeyId, f64>, f64)> = FxHashMap::default();
+    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
+    for &(u, d, s, i) in &test {
         let e = sums.entry(u).or_insert((0.0, f64::NEG_INFINITY));
         e.0 += if s > DAY_FLOOR { s } else { 0.0 };
         e.1 = e.1.max(s);
+        if s > DAY_FLOOR {
+            judge.day(u, d, &all[i].1.keys, &mut scratch, &mut per_key);
+            let (keys, top) = incidents.entry(u).or_default();
+            *top = incident(keys, &per_key, typical);
+        }
     }
     let best: FxHashMap<u32, f64> = sums
         .into_iter()
-        .map(|(u, (sum, top))| (u, sum + top))
+        .map(|(u, (sum, top))| {
+            let inc = incidents.get(&u).map_or(0.0, |i| i.1);
+            (u, sum + top.max(inc))
+        })
         .collect();
     let scores: Vec<f64> = best.values().copied().collect();
     let cut = threshold(&scores, cfg.budget);
@@ -872,7 +966,6 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         runs.entry(t.0).or_insert(n..n).end = n + 1;
     }
     let levels = levels(&test);
-    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
     let mut results: Vec<UserResult> = best
         .iter()
         .map(|(&u, &score)| {
@@ -880,6 +973,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             let mut votes = [0f64; 6];
             let mut first_alert = None;
             let (mut sum, mut top) = (0.0, f64::NEG_INFINITY);
+            let mut keys = FxHashMap::default();
             let days = match runs.get(&u) {
                 Some(r) if flagged => &test[r.clone()],
                 _ => &[],
@@ -895,11 +989,12 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                 // outvote the act.
                 sum += s;
                 let d = all[i].1;
-                if first_alert.is_none() && sum + top >= cut {
-                    first_alert = Some(d.first);
-                }
                 let (_, day) = *all[i].0;
                 judge.day(u, day, &d.keys, &mut scratch, &mut per_key);
+                let inc = incident(&mut keys, &per_key, typical);
+                if first_alert.is_none() && sum + top.max(inc) >= cut {
+                    first_alert = Some(d.first);
+                }
                 for (k, e, n) in &per_key {
                     let sign = judge.signs.get(*k as usize - 1).copied().unwrap_or(0);
                     votes[usize::from(sign)] += e * (1.0 + f64::from(*n).ln());
@@ -1464,6 +1559,45 @@ mod tests {
     }
 
     #[test]
+    fn an_incident_adds_one_keys_days() {
+        let mut keys = FxHashMap::default();
+        // Day one: key 1 (evidence 4, twice: 4 (1 + ln 2)) and key 2 (evidence 8, once).
+        let one = incident(&mut keys, &[(1, 4.0, 2), (2, 8.0, 1)], 2.0);
+        assert!((one - 4.0).abs() < 1e-12, "{one}");
+        // Day two: key 1 again; its two days add up and pass key 2's one.
+        let two = incident(&mut keys, &[(1, 4.0, 1)], 2.0);
+        let want = (4.0 * (1.0 + 2f64.ln()) + 4.0) / 2.0;
+        assert!((two - want).abs() < 1e-12, "{two}");
+        // A new key does not add to another's.
+        let three = incident(&mut keys, &[(3, 1.0, 1)], 2.0);
+        assert!((three - want).abs() < 1e-12, "{three}");
+    }
+
+    #[test]
+    fn volume_is_the_count_above_the_users_own_rate() {
+        // One use, or no more than expected, adds nothing.
+        assert_eq!(volume(1, 1e-3), 0.0);
+        assert_eq!(volume(3, 5.0), 0.0);
+        // Above the rate it grows with the count, and more for a user who never did it.
+        assert!(volume(10, 1e-3) > volume(5, 1e-3));
+        assert!(volume(10, 1e-3) > volume(10, 2.0));
+        // The Chernoff bound's value: 10 ln(10 / 0.5) - 10 + 0.5, less 1 ln 2 - 1 + 0.5.
+        let want = 10.0 * 20f64.ln() - 9.5 - (2f64.ln() - 0.5);
+        assert!((volume(10, 0.5) - want).abs() < 1e-12);
+        // The share it is judged against: the habits' own, as in `personal`.
+        let day = |keys: &[KeyId]| Day {
+            keys: keys.to_vec(),
+            ..Day::default()
+        };
+        let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
+        let h = Habits::of((0..40).flat_map(|_| [(0, &a), (1, &b)]));
+        assert!(h.share(0, 2, None) > 0.2, "a drive every day");
+        assert!(h.share(1, 2, None) < 0.05, "never: the prior's share only");
+        let p_all: f64 = 40.0 / 320.0;
+        assert!((h.share(1, 2, None).ln() + h.personal(1, 2, None) - p_all.ln()).abs() < 1e-12);
+    }
+
+    #[test]
     fn evidence_counts_each_key_once_and_repeats_slowly() {
         let mut scratch = Vec::new();
         // Below the floor nothing counts; one key 3 above by 2 counts 2; four times, 2 (1 + ln 4).
@@ -1515,7 +1649,10 @@ mod tests {
         assert_eq!(signature("http-download hacking new-site own work"), 3);
         assert_eq!(signature("http leak own after"), 1);
         assert_eq!(signature("file-copy to-usb own weekend"), 1);
-        assert_eq!(signature("file-copy to-usb own work"), 0);
+        assert_eq!(signature("file-copy to-usb own work"), 2);
+        assert_eq!(signature("usb-connect own work"), 2);
+        assert_eq!(signature("file-open from-usb own work"), 0);
+        assert_eq!(signature("file-copy to-usb other work"), 0);
         assert_eq!(signature("http job new-site own work"), 2);
         assert_eq!(signature("http cloud own after"), 5);
         assert_eq!(signature("email-send webmail attachment other work"), 4);
