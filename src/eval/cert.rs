@@ -6,9 +6,10 @@
 //! personal by how much more or less often this user had the key in the baseline than everyone
 //! did ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's
 //! 99th percentile, weighted up for keys few users had and for keys that are signs of a CERT
-//! scenario ([`key_weights`]). A day's score is that evidence above the user's own baseline
-//! mean, and a user's score the sum of their test days' scores above 1 plus their highest; a
-//! user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the
+//! scenario ([`key_weights`]), plus how far each surprising key's count that day is above the
+//! user's own rate ([`volume`]). A day's score is that evidence above the user's own baseline
+//! mean, and a user's score the sum of their test days' scores above 1 plus their highest day
+//! or top [`incident`], whichever is more; a user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the
 //! alert budget's top are flagged, with a threat category voted by the surprising keys of the
 //! days that made their score (signatures of the CERT scenarios, never the answer key), and
 //! those keys in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
