@@ -524,17 +524,23 @@ impl Habits {
         1.0 + RARITY * (users / holders).ln() / users.ln().max(1e-9)
     }
 
+    /// The user's count of `k` and of all their keys in the baseline, the day's own (`own`:
+    /// when the day is a baseline day) taken out.
+    fn counts(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> (u32, u64) {
+        let (c, n) = self.users.get(&user).map_or((0, 0), |(counts, n)| {
+            (counts.get(&k).copied().unwrap_or(0), *n)
+        });
+        match own {
+            Some((dc, dn)) => (c.saturating_sub(dc), n.saturating_sub(dn)),
+            None => (c, n),
+        }
+    }
+
     /// `ln(p_all(k) / p_user(k))` for `count` uses of `k` by `user` in the day being scored,
     /// which, when the day is a baseline day, are taken out of the user's counts (so a baseline
     /// day is judged as if unseen, like a test day).
     fn personal(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> f64 {
-        let (c, n) = self.users.get(&user).map_or((0, 0), |(counts, n)| {
-            (counts.get(&k).copied().unwrap_or(0), *n)
-        });
-        let (c, n) = match own {
-            Some((dc, dn)) => (c.saturating_sub(dc), n.saturating_sub(dn)),
-            None => (c, n),
-        };
+        let (c, n) = self.counts(user, k, own);
         let Some(&all) = self.all.get(&k) else {
             // A key nobody had is new for this user too: the limit of the ratio below as
             // `p_all` goes to 0 with `c` = 0. Leaving it at 0 made a key never seen weigh
@@ -551,13 +557,7 @@ impl Habits {
     /// The user's share of `k` among their baseline keys, pulled towards everyone's by the
     /// prior, as in [`Habits::personal`] (`own` taken out the same way).
     fn share(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> f64 {
-        let (c, n) = self.users.get(&user).map_or((0, 0), |(counts, n)| {
-            (counts.get(&k).copied().unwrap_or(0), *n)
-        });
-        let (c, n) = match own {
-            Some((dc, dn)) => (c.saturating_sub(dc), n.saturating_sub(dn)),
-            None => (c, n),
-        };
+        let (c, n) = self.counts(user, k, own);
         let p_all = self.all.get(&k).map_or(0.5, |&a| a as f64) / self.total.max(1) as f64;
         (f64::from(c) + PRIOR_KEYS * p_all) / (n as f64 + PRIOR_KEYS)
     }
