@@ -164,6 +164,14 @@ pub enum OpenError {
         /// Why.
         source: io::Error,
     },
+    /// The system would not start the thread that reads it.
+    #[error("{}: could not start a thread to read it: {source}", path.display())]
+    Thread {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// A column the file must have is missing.
     #[error("{}: the header has no `{column}` column (found: {found})", path.display())]
     Header {
@@ -703,7 +711,7 @@ impl Merged {
                 let thread = std::thread::Builder::new()
                     .name(format!("read {}", source.file_name()))
                     .spawn(move || pump(r, rows_tx, spent_rx))
-                    .map_err(|source| OpenError::Io { path, source })?;
+                    .map_err(|source| OpenError::Thread { path, source })?;
                 Ok(Feed {
                     source,
                     rows,

@@ -388,7 +388,8 @@ impl Scorer {
 
     /// `-ln p` of output class `output` given `state`, as [`crate::model::train::surprise`]
     /// of [`Self::predict`]'s probability but without normalising every class: the log of the
-    /// softmax's sum less the class's logit. `logits` is scratch, `outputs` long.
+    /// softmax's sum less the class's logit. `logits` is scratch, `outputs` long; `output` must
+    /// be below [`Self::outputs`] (a larger one is read as the last class).
     pub fn surprise(&self, state: &State, output: usize, logits: &mut [f32]) -> f64 {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
@@ -415,6 +416,7 @@ impl Scorer {
         self.out_w
             .mul_add::<FMA>(&self.out_b, self.top(state), logits);
         let max = lanes_max(logits);
+        debug_assert!(output < self.outputs, "output {output} of {}", self.outputs);
         let own = logits[output.min(self.outputs - 1)] - max;
         logits.iter_mut().for_each(|l| *l = exp(*l - max));
         let sum = lanes_sum(logits);
@@ -586,6 +588,27 @@ mod tests {
                 let ours = scorer.logits(&state);
                 for (a, b) in ours.iter().zip(&logits[t]) {
                     assert!((a - b).abs() < 1e-5, "layers {layers} step {t}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn candle_batches_agree_with_the_f32_path_row_by_row() {
+        // Two different sequences in one batch: each row's logits are its own sequence's.
+        let model = random_model(2);
+        let net = Net::from_weights(&model.weights).unwrap();
+        let seqs: [[u32; 5]; 2] = [[6, 1, 2, 5, 0], [3, 3, 4, 1, 6]];
+        let flat: Vec<u32> = seqs.iter().flatten().copied().collect();
+        let input = Tensor::from_vec(flat, (2, 5), &Device::Cpu).unwrap();
+        let logits = net.forward(&input).unwrap().to_vec3::<f32>().unwrap();
+        let scorer = Scorer::new(&model);
+        for (b, seq) in seqs.iter().enumerate() {
+            let mut state = scorer.zero();
+            for (t, &x) in seq.iter().enumerate() {
+                scorer.step(&mut state, x as usize);
+                for (a, c) in scorer.logits(&state).iter().zip(&logits[b][t]) {
+                    assert!((a - c).abs() < 1e-5, "row {b} step {t}: {a} vs {c}");
                 }
             }
         }

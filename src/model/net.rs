@@ -1,9 +1,9 @@
 //! The network in candle, for training: embedding → LSTM layers → linear.
 //!
 //! Weight names and layouts follow PyTorch (`weight_ih_l0`, gates input/forget/cell/output), so
-//! the same arrays feed the f32 inference path ([`super::infer`]). The input projection of a
-//! layer is computed for all time steps in one matrix product; only the recurrent product runs
-//! step by step.
+//! the same arrays feed the f32 inference path ([`super::infer`]). Each step takes its own input
+//! (see [`Net::forward`]); the embedding's gradient is then a `[inputs, embed]` sum per step,
+//! small for the vocabularies of log keys.
 
 use super::{LayerWeights, ModelConfig, SplitMix, Weights};
 use candle_core::{DType, Device, Result, Tensor, Var};
