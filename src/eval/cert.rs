@@ -1,20 +1,19 @@
 //! `dante eval cert`: DANTE's experiment on a CERT release, measured honestly.
 //!
-//! The activity is keyed with context ([`crate::cert::keys`]) and cut into one session per user
-//! per day. The LSTM is trained only on days before `train_end` (no labels; a sample of them,
-//! in pieces of 64 keys), then every day is scored. Each key's surprise is the model's, made
-//! personal by how much more or less often this user had the key in the baseline than everyone
-//! did ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's
-//! 99th percentile, weighted up for keys few users had and for keys that are signs of a CERT
-//! scenario ([`key_weights`]), plus how far each surprising key's count that day is above the
-//! user's own rate ([`volume`]). A day's score is that evidence above the user's own baseline
-//! mean, and a user's score the sum of their test days' scores above 1 plus their highest day
-//! or top [`incident`], whichever is more; a user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the
-//! alert budget's top are flagged, with a threat category voted by the surprising keys of the
-//! days that made their score (signatures of the CERT scenarios, never the answer key), and
-//! those keys in `evidence.tsv`. With an answer key the report gives ROC AUC per user and per
-//! user-day, detection at 1% and 5% false positives, recall per scenario and the category
-//! confusion matrix.
+//! The activity is keyed with context ([`crate::cert::keys`]) and cut into one session per user per
+//! day. The LSTM is trained only on days before `train_end` (no labels; a sample of them, in pieces
+//! of 64 keys), then every day is scored. Each key's surprise is the model's, made personal by how
+//! much more or less often this user had the key in the baseline than everyone did ([`Habits`]); a
+//! day's evidence sums, over its keys, the surprise above the baseline's 99th percentile, weighted
+//! up for keys few users had and for keys that are signs of a CERT scenario ([`key_weights`]), plus
+//! how far each surprising key's count that day is above the user's own rate ([`volume`]). A day's
+//! score is that evidence above the user's own baseline mean, and a user's score the sum of their
+//! test days' scores above 1 plus their highest day or top [`incident`], whichever is more; a
+//! user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the alert
+//! budget's top are flagged, with a threat category voted by the surprising keys of the days that
+//! made their score (signatures of the CERT scenarios, never the answer key), and those keys in
+//! `evidence.tsv`. With an answer key the report gives ROC AUC per user and per user-day, detection
+//! at 1% and 5% false positives, recall per scenario and the category confusion matrix.
 
 use crate::cert::activity::tail_time;
 use crate::cert::categories::{Categories, Category};
@@ -604,10 +603,10 @@ impl Habits {
 }
 
 /// The surprise of `n` uses of a key in one day where the user's habits expect `lambda`, beyond
-/// that of a single use: a lower bound of `-ln P(X >= n)` for a Poisson count of mean `lambda`, its Chernoff
-/// bound, `n ln(n/λ) - n + λ` (0 when `n <= λ`), less its value at one. The per-key evidence
-/// ([`evidence`]) grows only by `1 + ln n` with repeats whatever the user's rate; this says
-/// how far the day's count is above the user's own: forty copies to a drive by someone who
+/// that of a single use: a lower bound of `-ln P(X >= n)` for a Poisson count of mean `lambda`, its
+/// Chernoff bound `n ln(n/λ) - n + λ` (0 when `n <= λ`), less its value at one. The per-key
+/// evidence ([`evidence`]) grows only by `1 + ln n` with repeats whatever the user's rate; this
+/// says how far the day's count is above the user's own: forty copies to a drive by someone who
 /// copies a few a week are many, by someone who never did, far more.
 fn volume(n: u32, lambda: f64) -> f64 {
     let tail = |n: f64| {
@@ -776,10 +775,10 @@ impl Judge<'_> {
     }
 }
 
-/// A day's evidence: for each distinct key, its highest personal surprise above `floor` times
-/// the key's `weight` ([`key_weights`]: rarer and threat-like keys weigh more), weighted by `1 + ln` of how often it was that
-/// surprising. Repeats add, but slowly: a hundred copies to a thumb drive are more than one,
-/// not a hundred times one.
+/// A day's evidence: for each distinct key, its highest personal surprise above `floor` times the
+/// key's `weight` ([`key_weights`]: rarer and threat-like keys weigh more), weighted by `1 + ln` of
+/// how often it was that surprising. Repeats add, but slowly: a hundred copies to a thumb drive are
+/// more than one, not a hundred times one.
 fn evidence(
     surprises: &[f64],
     keys: &[KeyId],
