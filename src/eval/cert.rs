@@ -1048,7 +1048,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         model_keys: model.vocab.len(),
     };
     write_outputs(cfg, &results, &test, &levels, &read)?;
-    write_evidence(cfg, &results, &test, &all, &read, &judge)?;
+    write_evidence(cfg, &results, &test, &surprising, &read)?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "eval cert: outputs written"
@@ -1126,13 +1126,15 @@ fn write_outputs(
 /// `evidence.tsv`: for each flagged user (or the `explain` top users), their five highest days
 /// among those that added to their score and, for each, the keys that made it: `user, date,
 /// day score, key line, times, surprise above the floor`, most surprising first.
+/// `evidence.tsv`: the top users' five highest days and their most surprising keys, from
+/// `surprising` (each test day above the floor's keys, by index into `test`, as the scoring
+/// judged them).
 fn write_evidence(
     cfg: &CertEval,
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
-    all: &[(&(u32, i64), &Day)],
+    surprising: &FxHashMap<usize, Vec<(KeyId, f64, u32)>>,
     read: &Read,
-    judge: &Judge<'_>,
 ) -> Result<(), CertEvalError> {
     let path = cfg.out.join("evidence.tsv");
     let err = |source| CertEvalError::Write {
@@ -1148,22 +1150,23 @@ fn write_evidence(
         .enumerate()
         .map(|(i, u)| (u.as_str(), i as u32))
         .collect();
-    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
     for u in users.iter().take(shown) {
         let id = ids[u.user.as_str()];
-        let mut days: Vec<&(u32, i64, f64, usize)> = test
+        let mut days: Vec<(usize, i64, f64)> = test
             .iter()
-            .filter(|t| t.0 == id && t.2 > DAY_FLOOR)
+            .enumerate()
+            .filter(|(_, t)| t.0 == id && t.2 > DAY_FLOOR)
+            .map(|(n, t)| (n, t.1, t.2))
             .collect();
         days.sort_by(|a, b| b.2.total_cmp(&a.2));
-        for &&(_, day, score, i) in days.iter().take(5) {
-            judge.day(id, day, &all[i].1.keys, &mut scratch, &mut per_key);
+        for &(n, day, score) in days.iter().take(5) {
+            let mut per_key = surprising.get(&n).cloned().unwrap_or_default();
             per_key.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for (k, excess, n) in per_key.iter().take(8) {
+            for (k, excess, count) in per_key.iter().take(8) {
                 let line = read.lines.get(*k as usize - 1).map_or("?", String::as_str);
                 writeln!(
                     out,
-                    "{}\t{}\t{score:.3}\t{line}\t{n}\t{excess:.2}",
+                    "{}\t{}\t{score:.3}\t{line}\t{count}\t{excess:.2}",
                     u.user,
                     time::date(day * time::DAY)
                 )
