@@ -1,6 +1,6 @@
 //! CERT activity as log keys, the DANTE way but with context: each row becomes a short line
 //! whose words are the activity and what makes it unusual for *this* user — the hour (work,
-//! after hours, weekend), whose PC (own, another user's, the supervisor's), removable media, the
+//! after hours, weekend), whose PC (own, a colleague's, a shared one, the supervisor's), removable media, the
 //! URL's category, where an e-mail goes (internal, external, personal webmail), attachments, and
 //! whether the PC, site or recipient is new for the user. Equal lines are one key; the
 //! vocabulary stays small (a few hundred lines) because each word has few values.
@@ -110,12 +110,14 @@ enum Supervisor {
     At(usize),
 }
 
-/// What is known of a name once, whatever user meets it: a domain's class, or where mail to a
-/// recipient goes.
+/// What is known of a name once, whatever user meets it: a domain's class, where mail to a
+/// recipient goes, or whose own PC a PC is.
 #[derive(Debug, Clone, Copy, Default)]
 struct Facts {
     class: Option<UrlClass>,
     dest: Option<Dest>,
+    /// The user (index) whose own PC this is, if any.
+    owner: Option<u32>,
 }
 
 /// Where mail to a recipient goes, by their domain.
@@ -234,10 +236,13 @@ impl<'a> Keyer<'a> {
         let word = &mut self.word;
         let classify = &*self.classify;
         line.clear();
+        // Another user's own PC ("colleague") is not a PC nobody owns, such as a shared floor
+        // PC ("other"): many use those, while only IT staff and insiders visit colleagues'.
         let pc_word = match ctx.own {
             Some((own, _)) if own == pc => "own",
             _ if at_supervisor => "supervisor",
             None => "first",
+            Some(_) if facts[pc as usize].owner.is_some() => "colleague",
             Some(_) => "other",
         };
         let new_pc = ctx.pcs.insert(pc);
@@ -345,6 +350,13 @@ impl<'a> Keyer<'a> {
             *n += 1;
             let n = *n;
             if ctx.own.is_none_or(|(_, best)| n > best) {
+                if let Some((old, _)) = ctx.own
+                    && old != pc
+                    && facts[old as usize].owner == Some(u as u32)
+                {
+                    facts[old as usize].owner = None;
+                }
+                facts[pc as usize].owner = Some(u as u32);
                 ctx.own = Some((pc, n));
             }
         }
@@ -522,6 +534,32 @@ mod tests {
             k.key(&at("01/04/2010 12:00:00", "ANN", "PC-1", Kind::Logoff)),
             "logoff other work"
         );
+    }
+
+    #[test]
+    fn a_colleagues_pc_is_not_a_shared_one() {
+        let org = org();
+        let mut k = Keyer::new(&org, classify);
+        let logon = |k: &mut Keyer<'_>, user: &str, pc: &str| {
+            k.key(&at("01/04/2010 08:00:00", user, pc, Kind::Logon))
+                .to_string()
+        };
+        // BOB's own PC is PC-B, ANN's PC-A; PC-S is nobody's own.
+        logon(&mut k, "BOB", "PC-B");
+        for _ in 0..3 {
+            logon(&mut k, "ANN", "PC-A");
+        }
+        assert_eq!(logon(&mut k, "ANN", "PC-B"), "logon colleague new-pc work");
+        assert_eq!(logon(&mut k, "ANN", "PC-S"), "logon other new-pc work");
+        // BOB moves to PC-C (more logons there): PC-B is nobody's now, PC-C a colleague's.
+        logon(&mut k, "BOB", "PC-C");
+        logon(&mut k, "BOB", "PC-C");
+        assert_eq!(logon(&mut k, "ANN", "PC-B"), "logon other work");
+        assert_eq!(logon(&mut k, "ANN", "PC-C"), "logon colleague new-pc work");
+        // ANN's own stays her own; the supervisor's PC stays the supervisor's.
+        assert_eq!(logon(&mut k, "ANN", "PC-A"), "logon own work");
+        logon(&mut k, "BOSS", "PC-X");
+        assert_eq!(logon(&mut k, "ANN", "PC-X"), "logon supervisor new-pc work");
     }
 
     #[test]

@@ -335,7 +335,7 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
 /// The CERT scenario one key line is a sign of (0: none), by its words.
 fn signature(line: &str) -> u8 {
     let has = |w: &str| line.split(' ').any(|x| x == w);
-    let away = has("other") || has("supervisor");
+    let away = has("other") || has("colleague") || has("supervisor");
     if has("hacking") {
         3
     } else if has("leak") {
@@ -501,7 +501,8 @@ fn training_pieces(
     out
 }
 
-/// What each user did in the baseline: how often each key, against everyone's.
+/// What each user did in the baseline: how often each key (and each [`kind`] of key), against
+/// everyone's.
 ///
 /// The LSTM is one model for all users and knows only what is usual for the organisation; these
 /// counts make its surprise personal. A key's surprise for a user is the model's plus
@@ -510,12 +511,27 @@ fn training_pieces(
 /// users who always carry one and remarkable for one who never did, and a user with little
 /// history is judged like everyone.
 struct Habits {
-    users: FxHashMap<u32, (FxHashMap<KeyId, u32>, u64)>,
+    users: FxHashMap<u32, UserHabits>,
     all: FxHashMap<KeyId, u64>,
     total: u64,
     /// How many users had each key.
     holders: FxHashMap<KeyId, u32>,
+    /// Each key's [`kind`] (by id - 1), and everyone's count of each kind.
+    kind_of: Vec<u32>,
+    kinds: FxHashMap<u32, u64>,
 }
+
+/// One user's baseline: their count of each key and of each [`kind`], and of all their keys.
+#[derive(Default)]
+struct UserHabits {
+    keys: FxHashMap<KeyId, u32>,
+    kinds: FxHashMap<u32, u32>,
+    n: u64,
+}
+
+/// A key's use in one baseline day, taken out of the user's habits when that day is judged:
+/// the day's count of the key, of its kind, and of all keys.
+type Own = (u32, u32, u64);
 
 /// How many keys of evidence the everyone-prior is worth in a user's key shares.
 const PRIOR_KEYS: f64 = 50.0;
@@ -525,28 +541,41 @@ const PRIOR_KEYS: f64 = 50.0;
 const RARITY: f64 = 2.0;
 
 impl Habits {
-    fn of<'d>(days: impl Iterator<Item = (u32, &'d Day)>) -> Self {
+    /// The habits of `days`' users; `kind_of` gives each key's [`kind`] (by id - 1; a key
+    /// past its end is a kind of its own).
+    fn of<'d>(days: impl Iterator<Item = (u32, &'d Day)>, kind_of: Vec<u32>) -> Self {
         let mut h = Self {
             users: FxHashMap::default(),
             all: FxHashMap::default(),
             total: 0,
             holders: FxHashMap::default(),
+            kind_of,
+            kinds: FxHashMap::default(),
         };
         for (u, d) in days {
-            let (counts, n) = h.users.entry(u).or_default();
+            let user = h.users.entry(u).or_default();
             for k in &d.keys {
-                *counts.entry(*k).or_default() += 1;
+                *user.keys.entry(*k).or_default() += 1;
                 *h.all.entry(*k).or_default() += 1;
+                if let Some(&kind) = h.kind_of.get(*k as usize - 1) {
+                    *user.kinds.entry(kind).or_default() += 1;
+                    *h.kinds.entry(kind).or_default() += 1;
+                }
             }
-            *n += d.keys.len() as u64;
+            user.n += d.keys.len() as u64;
             h.total += d.keys.len() as u64;
         }
-        for (counts, _) in h.users.values() {
-            for k in counts.keys() {
+        for user in h.users.values() {
+            for k in user.keys.keys() {
                 *h.holders.entry(*k).or_default() += 1;
             }
         }
         h
+    }
+
+    /// The kind of `k`, if it has one.
+    fn kind(&self, k: KeyId) -> Option<u32> {
+        self.kind_of.get((k as usize).wrapping_sub(1)).copied()
     }
 
     /// How much a key's excess surprise weighs by how few users had it in the baseline: from 1
@@ -562,44 +591,103 @@ impl Habits {
         1.0 + RARITY * (users / holders).ln() / users.ln().max(1e-9)
     }
 
-    /// The user's count of `k` and of all their keys in the baseline, the day's own (`own`:
-    /// when the day is a baseline day) taken out.
-    fn counts(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> (u32, u64) {
-        let (c, n) = self.users.get(&user).map_or((0, 0), |(counts, n)| {
-            (counts.get(&k).copied().unwrap_or(0), *n)
+    /// The user's count of `k`, of its kind and of all their keys in the baseline, the day's own
+    /// (`own`: when the day is a baseline day) taken out.
+    fn counts(&self, user: u32, k: KeyId, own: Option<Own>) -> Own {
+        let (c, ck, n) = self.users.get(&user).map_or((0, 0, 0), |h| {
+            let ck = self.kind(k).and_then(|kind| h.kinds.get(&kind).copied());
+            (h.keys.get(&k).copied().unwrap_or(0), ck.unwrap_or(0), h.n)
         });
         match own {
-            Some((dc, dn)) => (c.saturating_sub(dc), n.saturating_sub(dn)),
-            None => (c, n),
+            Some((dc, dck, dn)) => (
+                c.saturating_sub(dc),
+                ck.saturating_sub(dck),
+                n.saturating_sub(dn),
+            ),
+            None => (c, ck, n),
         }
     }
 
-    /// `ln(p_all(k) / p_user(k))` for `count` uses of `k` by `user` in the day being scored,
-    /// which, when the day is a baseline day, are taken out of the user's counts (so a baseline
-    /// day is judged as if unseen, like a test day).
-    fn personal(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> f64 {
-        let (c, n) = self.counts(user, k, own);
-        let Some(&all) = self.all.get(&k) else {
-            // A key nobody had is new for this user too: the limit of the ratio below as
-            // `p_all` goes to 0 with `c` = 0. Leaving it at 0 made a key never seen weigh
-            // less (the model's `unknown` alone) than one seen a few times, about 4 less for
-            // a user with a full baseline: scenario 3's acts on the supervisor's PC were such
-            // keys (detection at 1% FPR 0.68 → 0.84 on a 1,000-user set).
-            return ((n as f64 + PRIOR_KEYS) / PRIOR_KEYS).ln();
+    /// Everyone's share of `k` (a key nobody had counts as half a use, so that its share is
+    /// small, not 0) and the user's, pulled towards everyone's by a prior worth [`PRIOR_KEYS`]
+    /// keys. The prior is raised (never lowered) by how many times everyone's share the user's
+    /// share of the key's [`kind`] is: an IT admin who visits colleagues' PCs daily is less
+    /// surprised by the one visit that lands on the supervisor's than a clerk who never leaves
+    /// their desk. Measured on seeds 1001 / 4004 / 2002 / 3003 against the exact key alone:
+    /// detection at 1% FPR the same (0.98 / 1.00 / 0.98 / 0.98), the insiders missed a little
+    /// closer (benign users above them 14 / – / 44 / 7 and 18 → 12 / – / 40 / 6 and 18).
+    fn shares(&self, user: u32, k: KeyId, own: Option<Own>) -> (f64, f64) {
+        let (c, ck, n) = self.counts(user, k, own);
+        let total = self.total.max(1) as f64;
+        let p_all = self.all.get(&k).map_or(0.5, |&a| a as f64) / total;
+        let lift = match self.kind(k).and_then(|kind| self.kinds.get(&kind)) {
+            Some(&all) => {
+                let kind_all = all as f64 / total;
+                let kind_user = (f64::from(ck) + PRIOR_KEYS * kind_all) / (n as f64 + PRIOR_KEYS);
+                (kind_user / kind_all).max(1.0)
+            }
+            None => 1.0,
         };
-        let p_all = all as f64 / self.total.max(1) as f64;
-        let p_user = (f64::from(c) + PRIOR_KEYS * p_all) / (n as f64 + PRIOR_KEYS);
+        let p_user = (f64::from(c) + PRIOR_KEYS * p_all * lift) / (n as f64 + PRIOR_KEYS);
+        (p_all, p_user)
+    }
+
+    /// `ln(p_all(k) / p_user(k))` for `user`'s use of `k` in the day being scored; when the
+    /// day is a baseline day, its own uses (`own`) are taken out of the user's counts (so a
+    /// baseline day is judged as if unseen, like a test day).
+    ///
+    /// A key nobody had is new for this user too: for a user with `n` keys of history, no use
+    /// of its kind beyond everyone's, `ln((n + PRIOR_KEYS) / PRIOR_KEYS)` whatever its share
+    /// (counting it as 0 made a key never seen weigh less, the model's `unknown` alone, than
+    /// one seen a few times: scenario 3's acts on the supervisor's PC were such keys;
+    /// detection at 1% FPR 0.68 → 0.84 on a 1,000-user set).
+    fn personal(&self, user: u32, k: KeyId, own: Option<Own>) -> f64 {
+        let (p_all, p_user) = self.shares(user, k, own);
         (p_all / p_user).ln()
     }
 
-    /// The user's share of `k` among their baseline keys, pulled towards everyone's by the
-    /// prior, as in [`Habits::personal`] (`own` taken out the same way).
-    fn share(&self, user: u32, k: KeyId, own: Option<(u32, u64)>) -> f64 {
-        let (c, n) = self.counts(user, k, own);
-        // A key nobody had counts as half a use, so that its expected rate is small, not 0.
-        let p_all = self.all.get(&k).map_or(0.5, |&a| a as f64) / self.total.max(1) as f64;
-        (f64::from(c) + PRIOR_KEYS * p_all) / (n as f64 + PRIOR_KEYS)
+    /// The user's share of `k` among their baseline keys, as in [`Habits::personal`].
+    fn share(&self, user: u32, k: KeyId, own: Option<Own>) -> f64 {
+        self.shares(user, k, own).1
     }
+}
+
+/// A key's kind: the act, with what it was done to less finely — the PC another user's, a shared
+/// one or the supervisor's alike ("away"), and without the words that say it is new for the user.
+/// A user who does a kind of act often (an IT admin at colleagues' PCs with a thumb drive) finds
+/// its variants (the supervisor's PC, a PC not visited before) less surprising
+/// ([`Habits::shares`]).
+fn kind(line: &str) -> String {
+    let words: Vec<&str> = line.split(' ').collect();
+    // The key's layout: act [class] [dest] [attachment] [new-*] pc [new-pc] time.
+    let Some((&time, rest)) = words.split_last() else {
+        return line.to_string();
+    };
+    let rest = rest.strip_suffix(&["new-pc"]).unwrap_or(rest);
+    let Some((&pc, act)) = rest.split_last() else {
+        return line.to_string();
+    };
+    let away = matches!(pc, "other" | "colleague" | "supervisor");
+    let mut out: Vec<&str> = act
+        .iter()
+        .copied()
+        .filter(|w| !w.starts_with("new-"))
+        .collect();
+    out.push(if away { "away" } else { pc });
+    out.push(time);
+    out.join(" ")
+}
+
+/// Each key's [`kind`] as a number, by key id - 1.
+fn kinds(lines: &[String]) -> Vec<u32> {
+    let mut ids: FxHashMap<String, u32> = FxHashMap::default();
+    lines
+        .iter()
+        .map(|l| {
+            let n = ids.len() as u32;
+            *ids.entry(kind(l)).or_insert(n)
+        })
+        .collect()
 }
 
 /// The surprise of `n` uses of a key in one day where the user's habits expect `lambda`, beyond
@@ -716,14 +804,21 @@ impl Judge<'_> {
         }
         let baseline = day < self.split;
         let mut counts: FxHashMap<KeyId, u32> = FxHashMap::default();
+        let mut kinds: FxHashMap<u32, u32> = FxHashMap::default();
         if baseline {
             for k in keys {
                 *counts.entry(*k).or_default() += 1;
+                if let Some(kind) = habits.kind(*k) {
+                    *kinds.entry(kind).or_default() += 1;
+                }
             }
         }
         let n = keys.len() as u64;
         for (s, k) in out.iter_mut().zip(keys) {
-            let own = baseline.then(|| (counts[k], n));
+            let own = baseline.then(|| {
+                let kind = habits.kind(*k).and_then(|kind| kinds.get(&kind));
+                (counts[k], kind.copied().unwrap_or(0), n)
+            });
             *s += habits.personal(user, *k, own);
         }
     }
@@ -766,7 +861,14 @@ impl Judge<'_> {
         let mut extra = 0.0;
         for &(k, _, _) in per_key.iter() {
             let c = keys.iter().filter(|x| **x == k).count() as u32;
-            let own = baseline.then_some((c, n));
+            let own = baseline.then(|| {
+                let kind = self.habits.kind(k);
+                let ck = keys
+                    .iter()
+                    .filter(|x| self.habits.kind(**x) == kind)
+                    .count();
+                (c, ck as u32, n)
+            });
             let lambda = n as f64 * self.habits.share(user, k, own);
             let w = self.weights.get(k as usize - 1).copied().unwrap_or(1.0);
             extra += VOLUME * w * volume(c, lambda);
@@ -918,6 +1020,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         all.iter()
             .filter(|(k, _)| k.1 < split)
             .map(|(k, d)| (k.0, *d)),
+        kinds(&read.lines),
     );
     let scorer = Scorer::new(&model);
     let signs: Vec<u8> = read.lines.iter().map(|l| signature(l)).collect();
@@ -1570,7 +1673,7 @@ mod tests {
         let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
         // Forty days each: enough history to outweigh the 50-key prior.
         let days = (0..40).flat_map(|_| [(0, &a), (1, &b)]);
-        let h = Habits::of(days);
+        let h = Habits::of(days, Vec::new());
         assert!(h.personal(0, 2, None) < 0.0, "usual for its carrier");
         assert!(h.personal(1, 2, None) > 1.0, "new for the other");
         // Nobody's history: judged like everyone.
@@ -1589,7 +1692,56 @@ mod tests {
         assert!((h.rarity(9) - (1.0 + RARITY)).abs() < 1e-12);
         // A baseline day is judged without its own keys: with one of user 0's forty days taken
         // out, key 2 stays unremarkable for them, but a little less so.
-        assert!(h.personal(0, 2, Some((1, 4))) > h.personal(0, 2, None));
+        assert!(h.personal(0, 2, Some((1, 0, 4))) > h.personal(0, 2, None));
+    }
+
+    #[test]
+    fn kinds_merge_whose_pc_and_what_is_new() {
+        assert_eq!(kind("logon colleague new-pc work"), "logon away work");
+        assert_eq!(
+            kind("usb-connect supervisor after"),
+            "usb-connect away after"
+        );
+        assert_eq!(
+            kind("email-send external attachment new-recipient other work"),
+            "email-send external attachment away work"
+        );
+        assert_eq!(
+            kind("http cloud new-site own weekend"),
+            "http cloud own weekend"
+        );
+        assert_eq!(kind("logon first work"), "logon first work");
+        // Whatever the line, no panic.
+        assert_eq!(kind(""), "");
+        assert_eq!(kind("work"), "work");
+        let lines = [
+            "logon colleague work",
+            "logon supervisor new-pc work",
+            "logon own work",
+        ];
+        assert_eq!(kinds(&lines.map(String::from)), [0, 0, 1]);
+    }
+
+    #[test]
+    fn a_users_habit_of_a_kind_makes_its_variants_less_surprising() {
+        let day = |keys: &[KeyId]| Day {
+            keys: keys.to_vec(),
+            ..Day::default()
+        };
+        // Keys 2 and 3 are one kind (a drive at a colleague's PC, at the supervisor's); user 0
+        // does key 2 daily, users 1 to 9 never do either; nobody had key 3.
+        let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
+        let days = || (0..40).flat_map(|_| (0..10).map(|u| (u, if u == 0 { &a } else { &b })));
+        let h = Habits::of(days(), vec![0, 1, 1]);
+        let plain = Habits::of(days(), Vec::new());
+        // User 0 does the kind 8 times as much as everyone: about ln 8 less surprised.
+        assert!(h.personal(0, 3, None) < h.personal(1, 3, None) - 1.5);
+        // The kind only lowers the surprise: for user 1 it is what it was without kinds.
+        assert!((h.personal(1, 3, None) - plain.personal(1, 3, None)).abs() < 1e-12);
+        assert!(h.personal(0, 3, None) < plain.personal(0, 3, None));
+        // A baseline day of user 0 is judged without its own use of the kind.
+        assert_eq!(h.counts(0, 3, None), (0, 40, 160));
+        assert_eq!(h.counts(0, 3, Some((0, 1, 4))), (0, 39, 156));
     }
 
     #[test]
@@ -1624,7 +1776,7 @@ mod tests {
             ..Day::default()
         };
         let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
-        let h = Habits::of((0..40).flat_map(|_| [(0, &a), (1, &b)]));
+        let h = Habits::of((0..40).flat_map(|_| [(0, &a), (1, &b)]), Vec::new());
         assert!(h.share(0, 2, None) > 0.2, "a drive every day");
         assert!(h.share(1, 2, None) < 0.05, "never: the prior's share only");
         let p_all: f64 = 40.0 / 320.0;
@@ -1691,6 +1843,12 @@ mod tests {
         assert_eq!(signature("http cloud own after"), 5);
         assert_eq!(signature("email-send webmail attachment other work"), 4);
         assert_eq!(signature("email-send external attachment other after"), 4);
+        assert_eq!(
+            signature("email-send external attachment new-recipient colleague work"),
+            4,
+            "mailed home from a colleague's PC"
+        );
+        assert_eq!(signature("file-copy to-usb colleague work"), 0);
         assert_eq!(
             signature("email-send webmail attachment supervisor work"),
             4,
