@@ -5,7 +5,8 @@
 //! of 64 keys), then every day is scored. Each key's surprise is the model's, made personal by how
 //! much more or less often this user had the key in the baseline than everyone did ([`Habits`]); a
 //! day's evidence sums, over its keys, the surprise above the baseline's 99th percentile, weighted
-//! up for keys few users had and for keys that are signs of a CERT scenario ([`key_weights`]), plus
+//! up for keys few users had and for keys that are signs of a CERT scenario, acts more than visits
+//! to sites ([`key_weights`]), plus
 //! how far each surprising key's count that day is above the user's own rate ([`volume`]). A day's
 //! score is that evidence above the user's own baseline mean, and a user's score the sum of their
 //! test days' scores above 1 plus their highest day or top [`incident`], whichever is more; a
@@ -368,7 +369,7 @@ fn signature(line: &str) -> u8 {
         // Copies to a thumb drive at one's own PC in office hours: scenario 2's taking of
         // data before leaving ("at markedly higher rates than before"). A sign only weighs
         // when the key is surprising for the user, so habitual thumb-drive users are not
-        // touched. Measured with the volume term and a threat bonus of 1 (see THREAT_BONUS).
+        // touched. Measured with the volume term and a bonus of 1 (now READ_BONUS) for every sign.
         2
     } else {
         0
@@ -756,32 +757,53 @@ struct Judge<'a> {
 
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
 /// times the key's weight. The tail grows as `n ln n` with the count, so a small share. Measured
-/// alone (before the thumb-drive sign and THREAT_BONUS 1) on seeds 1001 / 4004, detection at
+/// alone (before the thumb-drive sign and a bonus of 1 for every sign) on seeds 1001 / 4004, detection at
 /// 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's misses
 /// moving up from 38 and 62 benign users above them to 26 and 31), 0.3 → 0.92 / 1.00, 1 →
 /// 0.74 / 0.90 (benign bursts outranking the one-day strikes of scenarios 3 and 4).
 const VOLUME: f64 = 0.1;
 
-/// How much more a key that is a sign of a CERT scenario ([`signature`]: a leak, job, cloud or
-/// hacking site, mail home from another's PC, the supervisor's PC, a thumb drive out of hours
-/// or, where surprising, at one's own PC in office hours)
-/// weighs in a day's evidence than a key that is only unusual: twice. Surprise alone cannot
-/// tell an insider's one odd day from a benign one (a weekend spent on mail); the words can
-/// help without deciding. Measured on two 1,000-user sets: detection at 1% FPR 0.90 → 0.94 and
-/// 1.00 → 1.00 with 0.5 (0.25 to 1 gave the same then). With the thumb-drive sign of scenario 2
-/// and [`VOLUME`], 1 against 0.5 on seeds 1001 / 4004: 0.98 / 1.00 against 0.96 / 1.00 (the
-/// benign users above the insiders are mostly IT admins' odd visits, keys of no sign); 2 gave
-/// the same as 1.
-const THREAT_BONUS: f64 = 1.0;
+/// How much more a key that is a sign of a CERT scenario ([`signature`]) but only a visit to a
+/// site (a job, hacking or leak site browsed) weighs in a day's evidence than a key that is only
+/// unusual: twice. Surprise alone cannot tell an insider's one odd day from a benign one (a
+/// weekend spent on mail); the words can help without deciding. Measured on two 1,000-user
+/// sets: detection at 1% FPR 0.90 → 0.94 and 1.00 → 1.00 with 0.5 (0.25 to 1 gave the same
+/// then). With the thumb-drive sign of scenario 2 and [`VOLUME`], 1 against 0.5 on seeds
+/// 1001 / 4004: 0.98 / 1.00 against 0.96 / 1.00; 2 gave the same as 1.
+const READ_BONUS: f64 = 1.0;
+
+/// The same for a sign that is an act on data or on others' machines ([`signature`]: an upload
+/// to cloud storage, mail home from another's PC, the supervisor's PC, a thumb drive out of
+/// hours or, where surprising, at one's own PC): four times a key that is only unusual. Benign
+/// users read job, leak and hacking sites for weeks (leavers, the curious); what insiders take
+/// out is rarer. Measured against [`READ_BONUS`] for every sign, on seeds 1001 / 4004 / 2002 /
+/// 3003 (tuned on) and 8118 / 8228 / 8338 (not): detection at 1% FPR 0.98 / 1.00 / 0.98 /
+/// 0.98, 0.96 / 0.98 / 0.92 → 1.00 / 1.00 / 0.98 / 1.00, 0.94 / 1.00 / 0.94, user AUC higher on
+/// all seven. 1 or 2 with leak sites counted as acts gave less; 2 and 4 as reading, about the
+/// same (a scenario 2 insider whose evidence is mostly job sites falls as acts rise).
+const ACT_BONUS: f64 = 3.0;
+
+/// Whether a key line that is a [`signature`] is only a visit to a site (not an upload).
+fn reading(line: &str) -> bool {
+    let mut words = line.split(' ');
+    matches!(words.next(), Some("http" | "http-download"))
+        && words.any(|w| matches!(w, "job" | "hacking" | "leak"))
+}
 
 /// The weight of each key (by id - 1) in a day's evidence: its [`Habits::rarity`], times
-/// `1 + THREAT_BONUS` when its words are a [`signature`] (`signs`, by id - 1).
-fn key_weights(signs: &[u8], habits: &Habits) -> Vec<f64> {
+/// `1 + READ_BONUS` or `1 + ACT_BONUS` when its words are a [`signature`] (`signs`, by id - 1;
+/// `lines`, the key lines).
+fn key_weights(signs: &[u8], lines: &[String], habits: &Habits) -> Vec<f64> {
     signs
         .iter()
+        .zip(lines)
         .enumerate()
-        .map(|(i, &sign)| {
-            let threat = if sign == 0 { 1.0 } else { 1.0 + THREAT_BONUS };
+        .map(|(i, (&sign, line))| {
+            let threat = match sign {
+                0 => 1.0,
+                _ if reading(line) => 1.0 + READ_BONUS,
+                _ => 1.0 + ACT_BONUS,
+            };
             habits.rarity(i as KeyId + 1) * threat
         })
         .collect()
@@ -1031,7 +1053,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         split,
         unknown: unknown_surprise(read.events),
         floor: 0.0,
-        weights: key_weights(&signs, &habits),
+        weights: key_weights(&signs, &read.lines, &habits),
         signs,
     }
     .with_floor(&baseline, &read.days);
@@ -1849,6 +1871,21 @@ mod tests {
             "mailed home from a colleague's PC"
         );
         assert_eq!(signature("file-copy to-usb colleague work"), 0);
+        // Visits to sites weigh less than acts.
+        assert!(reading("http job new-site own work"));
+        assert!(reading("http-download hacking own work"));
+        assert!(reading("http leak own after"));
+        assert!(
+            !reading("http-upload leak own after"),
+            "an upload is an act"
+        );
+        assert!(!reading("http cloud own work"));
+        assert!(!reading("email-send webmail attachment colleague work"));
+        let lines = ["http job own work", "http cloud own work", "logon own work"];
+        let h = Habits::of(std::iter::empty(), Vec::new());
+        let w = key_weights(&[2, 5, 0], &lines.map(String::from), &h);
+        // No baseline: every key's rarity is 1.
+        assert_eq!(w, [1.0 + READ_BONUS, 1.0 + ACT_BONUS, 1.0]);
         assert_eq!(
             signature("email-send webmail attachment supervisor work"),
             4,
