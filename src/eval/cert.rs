@@ -336,7 +336,7 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
 /// The CERT scenario one key line is a sign of (0: none), by its words.
 fn signature(line: &str) -> u8 {
     let has = |w: &str| line.split(' ').any(|x| x == w);
-    let away = has("other") || has("colleague") || has("supervisor");
+    let away = has("colleague") || has("supervisor");
     if has("hacking") {
         3
     } else if has("leak") {
@@ -346,8 +346,12 @@ fn signature(line: &str) -> u8 {
     } else if has("cloud") {
         5
     } else if away && (has("webmail") || (has("external") && has("attachment"))) {
-        // Mail home from someone else's PC (the supervisor's too): scenario 4. A personal
-        // address at a domain the lists do not know is only "external".
+        // Mail home from a colleague's PC (the supervisor's too): scenario 4. A personal
+        // address at a domain the lists do not know is only "external". A shared PC ("other")
+        // is nobody's: webmail there is not this. Measured against counting it, on seeds 1001 /
+        // 2002 / 3003 / 4004 / 8118 / 8228 / 8338, benign users above the last insider: 2 / 15
+        // / 9 / 6 / 79 / 5 / 23 → 2 / 13 / 6 / 9 / 54 / 5 / 20; detection at 1% FPR the same
+        // but on 8338 (0.94 → 0.92, an insider from 9 benign users above to 11).
         4
     } else if has("supervisor") {
         3
@@ -1863,8 +1867,12 @@ mod tests {
         assert_eq!(signature("file-copy to-usb other work"), 0);
         assert_eq!(signature("http job new-site own work"), 2);
         assert_eq!(signature("http cloud own after"), 5);
-        assert_eq!(signature("email-send webmail attachment other work"), 4);
-        assert_eq!(signature("email-send external attachment other after"), 4);
+        assert_eq!(signature("email-send webmail attachment colleague work"), 4);
+        assert_eq!(
+            signature("email-send external attachment colleague after"),
+            4
+        );
+        assert_eq!(signature("http webmail other after"), 0, "a shared PC's");
         assert_eq!(
             signature("email-send external attachment new-recipient colleague work"),
             4,
