@@ -777,7 +777,7 @@ const VOLUME: f64 = 0.1;
 const READ_BONUS: f64 = 1.0;
 
 /// The same for a sign that is an act on data or on others' machines ([`signature`]: an upload
-/// to cloud storage, mail home from another's PC, the supervisor's PC, a thumb drive out of
+/// to cloud storage, mail home from a colleague's PC, the supervisor's PC, a thumb drive out of
 /// hours or, where surprising, at one's own PC): four times a key that is only unusual. Benign
 /// users read job, leak and hacking sites for weeks (leavers, the curious); what insiders take
 /// out is rarer. Measured against [`READ_BONUS`] for every sign, on seeds 1001 / 4004 / 2002 /
@@ -1254,8 +1254,7 @@ fn write_outputs(
 
 /// `evidence.tsv`: for each flagged user (or the `explain` top users), their five highest days
 /// among those that added to their score and, for each, the keys that made it: `user, date,
-/// day score, key line, times, surprise above the floor`, most surprising first.
-/// `evidence.tsv`: the top users' five highest days and their most surprising keys, from
+/// day score, key line, times, surprise above the floor`, most surprising first, from
 /// `surprising` (each test day above the floor's keys, by index into `test`, as the scoring
 /// judged them).
 fn write_evidence(
