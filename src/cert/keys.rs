@@ -1,8 +1,8 @@
 //! CERT activity as log keys, the DANTE way but with context: each row becomes a short line
 //! whose words are the activity and what makes it unusual for *this* user — the hour (work,
-//! after hours, weekend), whose PC (own, a colleague's, a shared one, the supervisor's), removable media, the
-//! URL's category, where an e-mail goes (internal, external, personal webmail), attachments, and
-//! whether the PC, site or recipient is new for the user. Equal lines are one key; the
+//! after hours, weekend), whose PC (own, a colleague's, a shared one, the supervisor's), removable
+//! media, the URL's category, where an e-mail goes (internal, external, personal webmail),
+//! attachments, and whether the PC, site or recipient is new for the user. Equal lines are one key; the
 //! vocabulary stays small (a few hundred lines) because each word has few values.
 //!
 //! Context is learned online, as the stream goes: a user's own PC is the one they have logged on
@@ -110,14 +110,14 @@ enum Supervisor {
     At(usize),
 }
 
-/// What is known of a name once, whatever user meets it: a domain's class, where mail to a
-/// recipient goes, or whose own PC a PC is.
+/// What is known of a name, whatever user meets it: a domain's class and where mail to a
+/// recipient goes (found once), and for a PC how many users have it as their own so far.
 #[derive(Debug, Clone, Copy, Default)]
 struct Facts {
     class: Option<UrlClass>,
     dest: Option<Dest>,
-    /// The user (index) whose own PC this is, if any.
-    owner: Option<u32>,
+    /// How many users' own PC this is (a count, as two users may share one).
+    owners: u32,
 }
 
 /// Where mail to a recipient goes, by their domain.
@@ -242,7 +242,7 @@ impl<'a> Keyer<'a> {
             Some((own, _)) if own == pc => "own",
             _ if at_supervisor => "supervisor",
             None => "first",
-            Some(_) if facts[pc as usize].owner.is_some() => "colleague",
+            Some(_) if facts[pc as usize].owners > 0 => "colleague",
             Some(_) => "other",
         };
         let new_pc = ctx.pcs.insert(pc);
@@ -349,15 +349,16 @@ impl<'a> Keyer<'a> {
             let n = ctx.logons.entry(pc).or_default();
             *n += 1;
             let n = *n;
-            if ctx.own.is_none_or(|(_, best)| n > best) {
-                if let Some((old, _)) = ctx.own
-                    && old != pc
-                    && facts[old as usize].owner == Some(u as u32)
-                {
-                    facts[old as usize].owner = None;
+            match ctx.own {
+                Some((own, _)) if own == pc => ctx.own = Some((pc, n)),
+                Some((_, best)) if n <= best => {}
+                old => {
+                    if let Some((old, _)) = old {
+                        facts[old as usize].owners = facts[old as usize].owners.saturating_sub(1);
+                    }
+                    facts[pc as usize].owners += 1;
+                    ctx.own = Some((pc, n));
                 }
-                facts[pc as usize].owner = Some(u as u32);
-                ctx.own = Some((pc, n));
             }
         }
         line
@@ -556,8 +557,17 @@ mod tests {
         logon(&mut k, "BOB", "PC-C");
         assert_eq!(logon(&mut k, "ANN", "PC-B"), "logon other work");
         assert_eq!(logon(&mut k, "ANN", "PC-C"), "logon colleague new-pc work");
-        // ANN's own stays her own; the supervisor's PC stays the supervisor's.
-        assert_eq!(logon(&mut k, "ANN", "PC-A"), "logon own work");
+        // Two users with one own PC: it stays a colleague's while either has it.
+        for _ in 0..3 {
+            logon(&mut k, "CAT", "PC-A");
+        }
+        logon(&mut k, "ANN", "PC-Z");
+        for _ in 0..4 {
+            logon(&mut k, "ANN", "PC-Z");
+        }
+        assert_eq!(logon(&mut k, "BOB", "PC-A"), "logon colleague new-pc work");
+        // ANN's own is her own; the supervisor's PC stays the supervisor's.
+        assert_eq!(logon(&mut k, "ANN", "PC-Z"), "logon own work");
         logon(&mut k, "BOSS", "PC-X");
         assert_eq!(logon(&mut k, "ANN", "PC-X"), "logon supervisor new-pc work");
     }

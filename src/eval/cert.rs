@@ -3,11 +3,11 @@
 //! The activity is keyed with context ([`crate::cert::keys`]) and cut into one session per user per
 //! day. The LSTM is trained only on days before `train_end` (no labels; a sample of them, in pieces
 //! of 64 keys), then every day is scored. Each key's surprise is the model's, made personal by how
-//! much more or less often this user had the key in the baseline than everyone did ([`Habits`]); a
-//! day's evidence sums, over its keys, the surprise above the baseline's 99th percentile, weighted
-//! up for keys few users had and for keys that are signs of a CERT scenario, acts more than visits
-//! to sites ([`key_weights`]), plus
-//! how far each surprising key's count that day is above the user's own rate ([`volume`]). A day's
+//! much more or less often this user had the key (and its kind) in the baseline than everyone did
+//! ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's 99th
+//! percentile, weighted up for keys few users had and for keys that are signs of a CERT scenario,
+//! acts more than visits to sites ([`key_weights`]), plus how far each surprising key's count
+//! that day is above the user's own rate ([`volume`]). A day's
 //! score is that evidence above the user's own baseline mean, and a user's score the sum of their
 //! test days' scores above 1 plus their highest day or top [`incident`], whichever is more; a
 //! user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the alert
@@ -373,7 +373,8 @@ fn signature(line: &str) -> u8 {
         // Copies to a thumb drive at one's own PC in office hours: scenario 2's taking of
         // data before leaving ("at markedly higher rates than before"). A sign only weighs
         // when the key is surprising for the user, so habitual thumb-drive users are not
-        // touched. Measured with the volume term and a bonus of 1 (now READ_BONUS) for every sign.
+        // touched. Measured with the volume term and a bonus of 1 for every sign (before
+        // ACT_BONUS).
         2
     } else {
         0
@@ -512,18 +513,19 @@ fn training_pieces(
 /// The LSTM is one model for all users and knows only what is usual for the organisation; these
 /// counts make its surprise personal. A key's surprise for a user is the model's plus
 /// `ln(p_all(k) / p_user(k))`, where `p_user` is the user's own share of the key, pulled towards
-/// everyone's share by a prior worth [`PRIOR_KEYS`] keys: a thumb drive is unremarkable for the
-/// users who always carry one and remarkable for one who never did, and a user with little
-/// history is judged like everyone.
+/// everyone's share by a prior worth [`PRIOR_KEYS`] keys (raised for a user who does the key's
+/// kind more than everyone: [`Habits::shares`]): a thumb drive is unremarkable for the users who
+/// always carry one and remarkable for one who never did, and a user with little history is
+/// judged like everyone.
 struct Habits {
     users: FxHashMap<u32, UserHabits>,
     all: FxHashMap<KeyId, u64>,
     total: u64,
     /// How many users had each key.
     holders: FxHashMap<KeyId, u32>,
-    /// Each key's [`kind`] (by id - 1), and everyone's count of each kind.
+    /// Each key's [`kind`] (by id - 1), and everyone's count of each kind (by kind).
     kind_of: Vec<u32>,
-    kinds: FxHashMap<u32, u64>,
+    kinds: Vec<u64>,
 }
 
 /// One user's baseline: their count of each key and of each [`kind`], and of all their keys.
@@ -547,24 +549,26 @@ const RARITY: f64 = 2.0;
 
 impl Habits {
     /// The habits of `days`' users; `kind_of` gives each key's [`kind`] (by id - 1; a key
-    /// past its end is a kind of its own).
+    /// past its end has none, and its prior is not raised).
     fn of<'d>(days: impl Iterator<Item = (u32, &'d Day)>, kind_of: Vec<u32>) -> Self {
+        let kinds = kind_of.iter().max().map_or(0, |&m| m as usize + 1);
         let mut h = Self {
             users: FxHashMap::default(),
             all: FxHashMap::default(),
             total: 0,
             holders: FxHashMap::default(),
             kind_of,
-            kinds: FxHashMap::default(),
+            kinds: vec![0; kinds],
         };
         for (u, d) in days {
             let user = h.users.entry(u).or_default();
             for k in &d.keys {
                 *user.keys.entry(*k).or_default() += 1;
                 *h.all.entry(*k).or_default() += 1;
-                if let Some(&kind) = h.kind_of.get(*k as usize - 1) {
+                let kind = (*k as usize).checked_sub(1).and_then(|i| h.kind_of.get(i));
+                if let Some(&kind) = kind {
                     *user.kinds.entry(kind).or_default() += 1;
-                    *h.kinds.entry(kind).or_default() += 1;
+                    h.kinds[kind as usize] += 1;
                 }
             }
             user.n += d.keys.len() as u64;
@@ -580,14 +584,17 @@ impl Habits {
 
     /// The kind of `k`, if it has one.
     fn kind(&self, k: KeyId) -> Option<u32> {
-        self.kind_of.get((k as usize).wrapping_sub(1)).copied()
+        (k as usize)
+            .checked_sub(1)
+            .and_then(|i| self.kind_of.get(i))
+            .copied()
     }
 
     /// How much a key's excess surprise weighs by how few users had it in the baseline: from 1
     /// (everyone had it) to `1 + RARITY` (no one did), by `ln(users / holders)` on the scale of
     /// `ln(users)`, so the same for any organisation's size. The personal surprise says the
     /// key is new *for this user*, which a weekend session or a shared PC often is; a key no
-    /// one does (logging on at the supervisor's PC, webmail with attachments from another's
+    /// one does (logging on at the supervisor's PC, webmail with attachments from a colleague's
     /// PC) is worse. Measured on two 1,000-user sets: detection at 1% FPR 0.84 → 0.90 and
     /// 0.98 → 1.00 with this weight; 1 to 3 for `RARITY` gave the same within 0.02.
     fn rarity(&self, k: KeyId) -> f64 {
@@ -596,11 +603,11 @@ impl Habits {
         1.0 + RARITY * (users / holders).ln() / users.ln().max(1e-9)
     }
 
-    /// The user's count of `k`, of its kind and of all their keys in the baseline, the day's own
-    /// (`own`: when the day is a baseline day) taken out.
-    fn counts(&self, user: u32, k: KeyId, own: Option<Own>) -> Own {
+    /// The user's count of `k`, of its `kind` and of all their keys in the baseline, the day's
+    /// own (`own`: when the day is a baseline day) taken out.
+    fn counts(&self, user: u32, k: KeyId, kind: Option<u32>, own: Option<Own>) -> Own {
         let (c, ck, n) = self.users.get(&user).map_or((0, 0, 0), |h| {
-            let ck = self.kind(k).and_then(|kind| h.kinds.get(&kind).copied());
+            let ck = kind.and_then(|kind| h.kinds.get(&kind).copied());
             (h.keys.get(&k).copied().unwrap_or(0), ck.unwrap_or(0), h.n)
         });
         match own {
@@ -622,16 +629,18 @@ impl Habits {
     /// detection at 1% FPR the same (0.98 / 1.00 / 0.98 / 0.98), the insiders missed a little
     /// closer (benign users above them 14 / – / 44 / 7 and 18 → 12 / – / 40 / 6 and 18).
     fn shares(&self, user: u32, k: KeyId, own: Option<Own>) -> (f64, f64) {
-        let (c, ck, n) = self.counts(user, k, own);
+        let kind = self.kind(k);
+        let (c, ck, n) = self.counts(user, k, kind, own);
         let total = self.total.max(1) as f64;
         let p_all = self.all.get(&k).map_or(0.5, |&a| a as f64) / total;
-        let lift = match self.kind(k).and_then(|kind| self.kinds.get(&kind)) {
-            Some(&all) => {
+        let kind_all = kind.and_then(|kind| self.kinds.get(kind as usize));
+        let lift = match kind_all {
+            Some(&all) if all > 0 => {
                 let kind_all = all as f64 / total;
                 let kind_user = (f64::from(ck) + PRIOR_KEYS * kind_all) / (n as f64 + PRIOR_KEYS);
                 (kind_user / kind_all).max(1.0)
             }
-            None => 1.0,
+            _ => 1.0,
         };
         let p_user = (f64::from(c) + PRIOR_KEYS * p_all * lift) / (n as f64 + PRIOR_KEYS);
         (p_all, p_user)
@@ -761,8 +770,8 @@ struct Judge<'a> {
 
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
 /// times the key's weight. The tail grows as `n ln n` with the count, so a small share. Measured
-/// alone (before the thumb-drive sign and a bonus of 1 for every sign) on seeds 1001 / 4004, detection at
-/// 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's misses
+/// alone (before the thumb-drive sign and a bonus of 1 for every sign) on seeds 1001 / 4004,
+/// detection at 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's misses
 /// moving up from 38 and 62 benign users above them to 26 and 31), 0.3 → 0.92 / 1.00, 1 →
 /// 0.74 / 0.90 (benign bursts outranking the one-day strikes of scenarios 3 and 4).
 const VOLUME: f64 = 0.1;
@@ -770,24 +779,27 @@ const VOLUME: f64 = 0.1;
 /// How much more a key that is a sign of a CERT scenario ([`signature`]) but only a visit to a
 /// site (a job, hacking or leak site browsed) weighs in a day's evidence than a key that is only
 /// unusual: twice. Surprise alone cannot tell an insider's one odd day from a benign one (a
-/// weekend spent on mail); the words can help without deciding. Measured on two 1,000-user
-/// sets: detection at 1% FPR 0.90 → 0.94 and 1.00 → 1.00 with 0.5 (0.25 to 1 gave the same
+/// weekend spent on mail); the words can help without deciding. Measured when it was the bonus
+/// of every sign, on two 1,000-user sets: detection at 1% FPR 0.90 → 0.94 and 1.00 → 1.00 with 0.5 (0.25 to 1 gave the same
 /// then). With the thumb-drive sign of scenario 2 and [`VOLUME`], 1 against 0.5 on seeds
 /// 1001 / 4004: 0.98 / 1.00 against 0.96 / 1.00; 2 gave the same as 1.
 const READ_BONUS: f64 = 1.0;
 
-/// The same for a sign that is an act on data or on others' machines ([`signature`]: an upload
-/// to cloud storage, mail home from a colleague's PC, the supervisor's PC, a thumb drive out of
-/// hours or, where surprising, at one's own PC): four times a key that is only unusual. Benign
-/// users read job, leak and hacking sites for weeks (leavers, the curious); what insiders take
-/// out is rarer. Measured against [`READ_BONUS`] for every sign, on seeds 1001 / 4004 / 2002 /
-/// 3003 (tuned on) and 8118 / 8228 / 8338 (not): detection at 1% FPR 0.98 / 1.00 / 0.98 /
+/// The same for a sign that is an act on data or on others' machines ([`signature`]: any use of
+/// cloud storage — r5.2 does not tell an upload from a visit, and files going there is the
+/// scenario —, mail home from a colleague's PC, the supervisor's PC, a thumb drive out of hours
+/// or, where surprising, at one's own PC): four times a key that is only unusual. Benign users
+/// read job, leak and hacking sites for weeks (leavers, the curious); what insiders take out is
+/// rarer. Measured against [`READ_BONUS`] for every sign, on seeds 1001 / 4004 / 2002 / 3003
+/// (tuned on) and 8118 / 8228 / 8338 (looked at while choosing): detection at 1% FPR 0.98 / 1.00 / 0.98 /
 /// 0.98, 0.96 / 0.98 / 0.92 → 1.00 / 1.00 / 0.98 / 1.00, 0.94 / 1.00 / 0.94, user AUC higher on
 /// all seven. 1 or 2 with leak sites counted as acts gave less; 2 and 4 as reading, about the
 /// same (a scenario 2 insider whose evidence is mostly job sites falls as acts rise).
 const ACT_BONUS: f64 = 3.0;
 
-/// Whether a key line that is a [`signature`] is only a visit to a site (not an upload).
+/// Whether a key line that is a [`signature`] is only a visit to a job, hacking or leak site
+/// (not an upload). Site words come first in [`signature`], so such a visit at the supervisor's
+/// PC is a visit too.
 fn reading(line: &str) -> bool {
     let mut words = line.split(' ');
     matches!(words.next(), Some("http" | "http-download"))
@@ -1765,8 +1777,8 @@ mod tests {
         assert!((h.personal(1, 3, None) - plain.personal(1, 3, None)).abs() < 1e-12);
         assert!(h.personal(0, 3, None) < plain.personal(0, 3, None));
         // A baseline day of user 0 is judged without its own use of the kind.
-        assert_eq!(h.counts(0, 3, None), (0, 40, 160));
-        assert_eq!(h.counts(0, 3, Some((0, 1, 4))), (0, 39, 156));
+        assert_eq!(h.counts(0, 3, h.kind(3), None), (0, 40, 160));
+        assert_eq!(h.counts(0, 3, h.kind(3), Some((0, 1, 4))), (0, 39, 156));
     }
 
     #[test]
