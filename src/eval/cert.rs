@@ -666,11 +666,12 @@ impl Habits {
     }
 }
 
-/// A key's kind: the act, with what it was done to less finely — the PC another user's, a shared
-/// one or the supervisor's alike ("away"), and without the words that say it is new for the user.
-/// A user who does a kind of act often (an IT admin at colleagues' PCs with a thumb drive) finds
-/// its variants (the supervisor's PC, a PC not visited before) less surprising
-/// ([`Habits::shares`]).
+/// A key's kind: the act, with what it was done to less finely — a colleague's PC and the
+/// supervisor's alike ("away"), and without the words that say it is new for the user. A user
+/// who does a kind of act often (an IT admin at colleagues' PCs with a thumb drive) finds its
+/// variants (the supervisor's PC, a PC not visited before) less surprising ([`Habits::shares`]).
+/// A shared PC ("other") stays apart: daily use of floor PCs says nothing of visits to
+/// colleagues' (the same results on seeds 1001 / 2002 / 3003 / 4004 with it merged).
 fn kind(line: &str) -> String {
     let words: Vec<&str> = line.split(' ').collect();
     // The key's layout: act [class] [dest] [attachment] [new-*] pc [new-pc] time.
@@ -681,7 +682,7 @@ fn kind(line: &str) -> String {
     let Some((&pc, act)) = rest.split_last() else {
         return line.to_string();
     };
-    let away = matches!(pc, "other" | "colleague" | "supervisor");
+    let away = matches!(pc, "colleague" | "supervisor");
     let mut out: Vec<&str> = act
         .iter()
         .copied()
@@ -1740,7 +1741,7 @@ mod tests {
             "usb-connect away after"
         );
         assert_eq!(
-            kind("email-send external attachment new-recipient other work"),
+            kind("email-send external attachment new-recipient colleague work"),
             "email-send external attachment away work"
         );
         assert_eq!(
@@ -1748,6 +1749,7 @@ mod tests {
             "http cloud own weekend"
         );
         assert_eq!(kind("logon first work"), "logon first work");
+        assert_eq!(kind("logon other new-pc after"), "logon other after");
         // Whatever the line, no panic.
         assert_eq!(kind(""), "");
         assert_eq!(kind("work"), "work");
@@ -1755,8 +1757,9 @@ mod tests {
             "logon colleague work",
             "logon supervisor new-pc work",
             "logon own work",
+            "logon other work",
         ];
-        assert_eq!(kinds(&lines.map(String::from)), [0, 0, 1]);
+        assert_eq!(kinds(&lines.map(String::from)), [0, 0, 1, 2]);
     }
 
     #[test]
