@@ -2,8 +2,8 @@
 //! whose words are the activity and what makes it unusual for *this* user — the hour (work,
 //! after hours, weekend), whose PC (own, a colleague's, a shared one, the supervisor's), removable
 //! media, the URL's category, where an e-mail goes (internal, external, personal webmail),
-//! attachments, and whether the PC, site or recipient is new for the user. Equal lines are one key; the
-//! vocabulary stays small (a few hundred lines) because each word has few values.
+//! attachments, and whether the PC, site or recipient is new for the user. Equal lines are one
+//! key; the vocabulary stays small (a few hundred lines) because each word has few values.
 //!
 //! Context is learned online, as the stream goes: a user's own PC is the one they have logged on
 //! to most so far; "new" means not seen for this user before in the stream. URL and e-mail

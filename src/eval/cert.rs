@@ -6,15 +6,15 @@
 //! much more or less often this user had the key (and its kind) in the baseline than everyone did
 //! ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's 99th
 //! percentile, weighted up for keys few users had and for keys that are signs of a CERT scenario,
-//! acts more than visits to sites ([`key_weights`]), plus how far each surprising key's count
-//! that day is above the user's own rate ([`volume`]). A day's
-//! score is that evidence above the user's own baseline mean, and a user's score the sum of their
-//! test days' scores above 1 plus their highest day or top [`incident`], whichever is more; a
-//! user-day's alert level adds the user's recent days, fading ([`levels`]). The users at the alert
-//! budget's top are flagged, with a threat category voted by the surprising keys of the days that
-//! made their score (signatures of the CERT scenarios, never the answer key), and those keys in
-//! `evidence.tsv`. With an answer key the report gives ROC AUC per user and per user-day, detection
-//! at 1% and 5% false positives, recall per scenario and the category confusion matrix.
+//! acts more than visits to sites ([`key_weights`]), plus how far each surprising key's count that
+//! day is above the user's own rate ([`volume`]). A day's score is that evidence above the user's
+//! own baseline mean, and a user's score the sum of their test days' scores above 1 plus their
+//! highest day or top [`incident`], whichever is more; a user-day's alert level adds the user's
+//! recent days, fading ([`levels`]). The users at the alert budget's top are flagged, with a threat
+//! category voted by the surprising keys of the days that made their score (signatures of the CERT
+//! scenarios, never the answer key), and those keys in `evidence.tsv`. With an answer key the
+//! report gives ROC AUC per user and per user-day, detection at 1% and 5% false positives, recall
+//! per scenario and the category confusion matrix.
 
 use crate::cert::activity::tail_time;
 use crate::cert::categories::{Categories, Category};
@@ -772,18 +772,18 @@ struct Judge<'a> {
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
 /// times the key's weight. The tail grows as `n ln n` with the count, so a small share. Measured
 /// alone (before the thumb-drive sign and a bonus of 1 for every sign) on seeds 1001 / 4004,
-/// detection at 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's misses
-/// moving up from 38 and 62 benign users above them to 26 and 31), 0.3 → 0.92 / 1.00, 1 →
-/// 0.74 / 0.90 (benign bursts outranking the one-day strikes of scenarios 3 and 4).
+/// detection at 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's
+/// misses moving up from 38 and 62 benign users above them to 26 and 31), 0.3 → 0.92 / 1.00,
+/// 1 → 0.74 / 0.90 (benign bursts outranking the one-day strikes of scenarios 3 and 4).
 const VOLUME: f64 = 0.1;
 
 /// How much more a key that is a sign of a CERT scenario ([`signature`]) but only a visit to a
 /// site (a job, hacking or leak site browsed) weighs in a day's evidence than a key that is only
 /// unusual: twice. Surprise alone cannot tell an insider's one odd day from a benign one (a
 /// weekend spent on mail); the words can help without deciding. Measured when it was the bonus
-/// of every sign, on two 1,000-user sets: detection at 1% FPR 0.90 → 0.94 and 1.00 → 1.00 with 0.5 (0.25 to 1 gave the same
-/// then). With the thumb-drive sign of scenario 2 and [`VOLUME`], 1 against 0.5 on seeds
-/// 1001 / 4004: 0.98 / 1.00 against 0.96 / 1.00; 2 gave the same as 1.
+/// of every sign, on two 1,000-user sets: detection at 1% FPR 0.90 → 0.94 and 1.00 → 1.00 with
+/// 0.5 (0.25 to 1 gave the same then). With the thumb-drive sign of scenario 2 and [`VOLUME`],
+/// 1 against 0.5 on seeds 1001 / 4004: 0.98 / 1.00 against 0.96 / 1.00; 2 gave the same as 1.
 const READ_BONUS: f64 = 1.0;
 
 /// The same for a sign that is an act on data or on others' machines ([`signature`]: any use of
@@ -792,10 +792,11 @@ const READ_BONUS: f64 = 1.0;
 /// or, where surprising, at one's own PC): four times a key that is only unusual. Benign users
 /// read job, leak and hacking sites for weeks (leavers, the curious); what insiders take out is
 /// rarer. Measured against [`READ_BONUS`] for every sign, on seeds 1001 / 4004 / 2002 / 3003
-/// (tuned on) and 8118 / 8228 / 8338 (looked at while choosing): detection at 1% FPR 0.98 / 1.00 / 0.98 /
-/// 0.98, 0.96 / 0.98 / 0.92 → 1.00 / 1.00 / 0.98 / 1.00, 0.94 / 1.00 / 0.94, user AUC higher on
-/// all seven. 1 or 2 with leak sites counted as acts gave less; 2 and 4 as reading, about the
-/// same (a scenario 2 insider whose evidence is mostly job sites falls as acts rise).
+/// (tuned on) and 8118 / 8228 / 8338 (looked at while choosing): detection at 1% FPR
+/// 0.98 / 1.00 / 0.98 / 0.98 and 0.96 / 0.98 / 0.92 → 1.00 / 1.00 / 0.98 / 1.00 and
+/// 0.94 / 1.00 / 0.94, user AUC higher on all seven. 1 or 2 with leak sites counted as acts gave
+/// less; 2 and 4 as reading, about the same (a scenario 2 insider whose evidence is mostly job
+/// sites falls as acts rise).
 const ACT_BONUS: f64 = 3.0;
 
 /// Whether a key line that is a [`signature`] is only a visit to a job, hacking or leak site
