@@ -561,8 +561,7 @@ mod tests {
         for _ in 0..3 {
             logon(&mut k, "CAT", "PC-A");
         }
-        logon(&mut k, "ANN", "PC-Z");
-        for _ in 0..4 {
+        for _ in 0..5 {
             logon(&mut k, "ANN", "PC-Z");
         }
         assert_eq!(logon(&mut k, "BOB", "PC-A"), "logon colleague new-pc work");

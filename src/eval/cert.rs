@@ -540,6 +540,49 @@ struct UserHabits {
 /// the day's count of the key, of its kind, and of all keys.
 type Own = (u32, u32, u64);
 
+/// A day's own counts of each key and each [`kind`], for a baseline day (taken out of the
+/// user's habits when it is judged); kept between days so its maps are reused.
+#[derive(Default)]
+struct DayCounts {
+    keys: FxHashMap<KeyId, u32>,
+    kinds: FxHashMap<u32, u32>,
+    /// The day's length.
+    n: u64,
+}
+
+impl DayCounts {
+    /// Counts `keys` (a baseline day) or, for a test day, nothing.
+    fn fill(&mut self, keys: &[KeyId], baseline: bool, habits: &Habits) {
+        self.keys.clear();
+        self.kinds.clear();
+        self.n = keys.len() as u64;
+        if !baseline {
+            return;
+        }
+        for k in keys {
+            *self.keys.entry(*k).or_default() += 1;
+            if let Some(kind) = habits.kind(*k) {
+                *self.kinds.entry(kind).or_default() += 1;
+            }
+        }
+    }
+
+    /// `k`'s own use on the day last filled, when it was a baseline day.
+    fn own(&self, k: KeyId, habits: &Habits) -> Option<Own> {
+        let c = *self.keys.get(&k)?;
+        let kind = habits.kind(k).and_then(|kind| self.kinds.get(&kind));
+        Some((c, kind.copied().unwrap_or(0), self.n))
+    }
+}
+
+/// What judging one day needs between days, per thread: the keys' surprises and the day's
+/// counts.
+#[derive(Default)]
+struct Scratch {
+    surprises: Vec<f64>,
+    counts: DayCounts,
+}
+
 /// How many keys of evidence the everyone-prior is worth in a user's key shares.
 const PRIOR_KEYS: f64 = 50.0;
 
@@ -829,9 +872,10 @@ fn key_weights(signs: &[u8], lines: &[String], habits: &Habits) -> Vec<f64> {
 
 impl Judge<'_> {
     /// One day's keys with their personal surprise ([`Habits`]); a baseline day (before the
-    /// split) is judged without its own keys.
-    fn surprises(&self, user: u32, day: i64, keys: &[KeyId], out: &mut Vec<f64>) {
+    /// split) is judged without its own keys (`scratch.counts`, left for [`Judge::day`]).
+    fn surprises(&self, user: u32, day: i64, keys: &[KeyId], scratch: &mut Scratch) {
         let (vocab, habits) = (self.vocab, self.habits);
+        let out = &mut scratch.surprises;
         surprises(self.scorer, vocab, keys, self.unknown, out);
         // A key the model did not train on (the training keys are a sample) but the baseline
         // has: its surprise is its rarity in the baseline.
@@ -842,24 +886,10 @@ impl Judge<'_> {
                 *s = (habits.total.max(1) as f64 / c as f64).ln();
             }
         }
-        let baseline = day < self.split;
-        let mut counts: FxHashMap<KeyId, u32> = FxHashMap::default();
-        let mut kinds: FxHashMap<u32, u32> = FxHashMap::default();
-        if baseline {
-            for k in keys {
-                *counts.entry(*k).or_default() += 1;
-                if let Some(kind) = habits.kind(*k) {
-                    *kinds.entry(kind).or_default() += 1;
-                }
-            }
-        }
-        let n = keys.len() as u64;
+        let counts = &mut scratch.counts;
+        counts.fill(keys, day < self.split, habits);
         for (s, k) in out.iter_mut().zip(keys) {
-            let own = baseline.then(|| {
-                let kind = habits.kind(*k).and_then(|kind| kinds.get(&kind));
-                (counts[k], kind.copied().unwrap_or(0), n)
-            });
-            *s += habits.personal(user, *k, own);
+            *s += habits.personal(user, *k, counts.own(*k, habits));
         }
     }
 
@@ -867,10 +897,10 @@ impl Judge<'_> {
     /// 2,000) of `baseline`'s days.
     fn with_floor(mut self, baseline: &[&(u32, i64)], days: &FxHashMap<(u32, i64), Day>) -> Self {
         let mut all = Vec::new();
-        let mut one = Vec::new();
+        let mut one = Scratch::default();
         for k in baseline.iter().take(2000) {
             self.surprises(k.0, k.1, &days[*k].keys, &mut one);
-            all.extend_from_slice(&one);
+            all.extend_from_slice(&one.surprises);
         }
         all.sort_by(f64::total_cmp);
         self.floor = all.get(all.len() * 99 / 100).copied().unwrap_or(0.0);
@@ -883,12 +913,12 @@ impl Judge<'_> {
         user: u32,
         day: i64,
         keys: &[KeyId],
-        scratch: &mut Vec<f64>,
+        scratch: &mut Scratch,
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
         self.surprises(user, day, keys, scratch);
         let e = evidence(
-            scratch,
+            &scratch.surprises,
             keys,
             self.floor,
             |k| self.weights.get(k as usize - 1).copied().unwrap_or(1.0),
@@ -896,19 +926,11 @@ impl Judge<'_> {
         );
         // The volume of each surprising key against the user's own rate: every use of it that
         // day (not only the surprising ones), against the day's length times the user's share.
-        let baseline = day < self.split;
         let n = keys.len() as u64;
         let mut extra = 0.0;
         for &(k, _, _) in per_key.iter() {
-            let c = keys.iter().filter(|x| **x == k).count() as u32;
-            let own = baseline.then(|| {
-                let kind = self.habits.kind(k);
-                let ck = keys
-                    .iter()
-                    .filter(|x| self.habits.kind(**x) == kind)
-                    .count();
-                (c, ck as u32, n)
-            });
+            let own = scratch.counts.own(k, self.habits);
+            let c = own.map_or_else(|| keys.iter().filter(|x| **x == k).count() as u32, |o| o.0);
             let lambda = n as f64 * self.habits.share(user, k, own);
             let w = self.weights.get(k as usize - 1).copied().unwrap_or(1.0);
             extra += VOLUME * w * volume(c, lambda);
@@ -959,7 +981,7 @@ fn evidence_all(judge: &Judge<'_>, all: &[(&(u32, i64), &Day)], threads: usize) 
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
-                    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
+                    let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
                     part.iter()
                         .map(|(k, d)| judge.day(k.0, k.1, &d.keys, &mut scratch, &mut per_key))
                         .collect::<Vec<_>>()
@@ -1126,7 +1148,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     // The surprising keys of the test days above the floor (by index into `test`): they make
     // the incidents, and a flagged user's category and evidence.
     let mut surprising: FxHashMap<usize, Vec<(KeyId, f64, u32)>> = FxHashMap::default();
-    let (mut scratch, mut per_key) = (Vec::new(), Vec::new());
+    let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
     for (n, &(u, d, s, i)) in test.iter().enumerate() {
         if s > DAY_FLOOR {
             judge.day(u, d, &all[i].1.keys, &mut scratch, &mut per_key);
@@ -1702,12 +1724,16 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_key_is_surprising_for_a_user_who_never_had_it() {
-        let day = |keys: &[KeyId]| Day {
+    /// A day of these keys.
+    fn day(keys: &[KeyId]) -> Day {
+        Day {
             keys: keys.to_vec(),
             ..Day::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_key_is_surprising_for_a_user_who_never_had_it() {
         // User 0 carries a thumb drive (key 2) daily, user 1 never; key 1 is everyone's.
         let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
         // Forty days each: enough history to outweigh the 50-key prior.
@@ -1765,10 +1791,6 @@ mod tests {
 
     #[test]
     fn a_users_habit_of_a_kind_makes_its_variants_less_surprising() {
-        let day = |keys: &[KeyId]| Day {
-            keys: keys.to_vec(),
-            ..Day::default()
-        };
         // Keys 2 and 3 are one kind (a drive at a colleague's PC, at the supervisor's); user 0
         // does key 2 daily, users 1 to 9 never do either; nobody had key 3.
         let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
@@ -1812,10 +1834,6 @@ mod tests {
         let want = 10.0 * 20f64.ln() - 9.5 - (2f64.ln() - 0.5);
         assert!((volume(10, 0.5) - want).abs() < 1e-12);
         // The share it is judged against: the habits' own, as in `personal`.
-        let day = |keys: &[KeyId]| Day {
-            keys: keys.to_vec(),
-            ..Day::default()
-        };
         let (a, b) = (day(&[1, 1, 1, 2]), day(&[1, 1, 1, 1]));
         let h = Habits::of((0..40).flat_map(|_| [(0, &a), (1, &b)]), Vec::new());
         assert!(h.share(0, 2, None) > 0.2, "a drive every day");
