@@ -834,8 +834,8 @@ const VOLUME: f64 = 0.1;
 /// seeds 1001 / 4004 / 2002 / 3003 / 8118 / 8228 / 8338 / 8448 / 8558, detection at 1% FPR
 /// with 0 (acts' volume only when surprising, at [`VOLUME`]): 1.00 / 0.98 / 1.00 / 1.00 / 0.96 /
 /// 1.00 / 0.98 / 1.00 / 0.98; 0.3: 1.00 on all but 8118 and 8338 (0.98); 0.5: 1.00 on all but
-/// 8118 (0.98, one scenario 5 insider 10 benign users below the line); 1: 1.00 on all but 8228
-/// (0.98).
+/// 8118 (0.98: one scenario 5 insider with 10 benign users above them, one too many); 1: 1.00
+/// on all but 8228 (0.98). BENCHMARKS.md, fifth round.
 const ACT_VOLUME: f64 = 0.5;
 
 /// The days before a user's departure (LDAP) when their acts weigh [`LEAVING_WEIGHT`] times
@@ -850,8 +850,8 @@ const LEAVING_DAYS: i64 = 60;
 /// [`ACT_VOLUME`]), on the nine seeds above: 1 (none) 1.00 / 1.00 / 0.98 / 1.00 / 0.94 / 1.00 /
 /// 0.92 / 1.00 / 0.98; 1.5: 0.98 on 4004, 8338, 8558 and 0.94 on 8118; 2: 1.00 / 0.98 / 1.00 /
 /// 1.00 / 0.96 / 1.00 / 0.98 / 1.00 / 0.98 (scenario 5's uploads now found, scenario 2 not yet);
-/// 3: the same as 2. With [`ACT_VOLUME`] but without this, 0.98 / 0.98 / 0.92 on 2002 / 3003 /
-/// 8338: both are needed.
+/// 3: the same as 2. Without this but with the volume of acts (at 0.3), 0.98 / 0.98 / 0.92 on
+/// 2002 / 3003 / 8338: both are needed.
 const LEAVING_WEIGHT: f64 = 2.0;
 
 /// How much more a key that is a sign of a CERT scenario ([`signature`]) but only a visit to a
