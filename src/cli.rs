@@ -324,8 +324,9 @@ enum EvalCommand {
         #[arg(long, value_name = "OUT")]
         json: Option<PathBuf>,
     },
-    /// Insider-threat detection on a CERT release: users.tsv, user_days.tsv and, with answers,
-    /// report.json and a table (ROC AUC, detection at 1%/5% FPR, per-scenario recall, categories).
+    /// Insider-threat detection on a CERT release: users.tsv, user_days.tsv, sessions.tsv,
+    /// evidence.tsv and, with answers, report.json, report.svg and a table (ROC AUC, detection at
+    /// 1%/5% FPR, per-scenario recall, categories).
     Cert {
         /// The release's directory (logon.csv, device.csv, http.csv, email.csv, file.csv, LDAP/).
         #[arg(long, value_name = "DIR")]
@@ -788,7 +789,7 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
         .with_context(|| format!("evaluating {}", cfg.data.display()))?;
     let flagged = users.iter().filter(|u| u.flagged).count();
     eprintln!(
-        "dante eval cert: {} users, {flagged} flagged; wrote {}/users.tsv and user_days.tsv",
+        "dante eval cert: {} users, {flagged} flagged; wrote {}/users.tsv, user_days.tsv and sessions.tsv",
         users.len(),
         cfg.out.display()
     );
@@ -807,6 +808,10 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
             r.user_day_auc_window,
             r.user_day_auc_window_day_only,
             r.positive_days[1]
+        );
+        println!(
+            "session AUC   {:.4} ({} sessions; positive: the {} the insiders acted in)",
+            r.session_auc, r.sessions, r.positive_sessions
         );
         println!(
             "detection at 1% FPR {:.3}, at 5% FPR {:.3}",

@@ -139,6 +139,8 @@ pub struct Keyer<'a> {
     users: Vec<UserContext>,
     /// The user of the row keyed last.
     last: usize,
+    /// The PC of the row keyed last.
+    last_pc: Name,
     /// Every PC, domain and (lower-cased) recipient met, numbered ([`Name`]), and what is known
     /// of each: a release has a few thousand among millions of rows.
     names: FxHashMap<String, Name>,
@@ -173,6 +175,7 @@ impl<'a> Keyer<'a> {
             index: FxHashMap::default(),
             users: Vec::new(),
             last: 0,
+            last_pc: 0,
             names: FxHashMap::default(),
             facts: Vec::new(),
             line: String::new(),
@@ -184,6 +187,20 @@ impl<'a> Keyer<'a> {
     /// first appear.
     pub fn user(&self) -> u32 {
         self.last as u32
+    }
+
+    /// The number of the last keyed row's PC ([`Keyer::names`] gives it back).
+    pub fn pc(&self) -> u32 {
+        self.last_pc
+    }
+
+    /// Every name met (PCs, domains, recipients), by the number [`Keyer::pc`] gives a PC.
+    pub fn names(&self) -> Vec<String> {
+        let mut out = vec![String::new(); self.facts.len()];
+        for (name, &n) in &self.names {
+            out[n as usize].clone_from(name);
+        }
+        out
     }
 
     /// The number of `name`, given one when new.
@@ -227,6 +244,7 @@ impl<'a> Keyer<'a> {
         }
         let (names, facts) = (&mut self.names, &mut self.facts);
         let pc = Self::name(names, facts, &a.pc);
+        self.last_pc = pc;
         let at_supervisor = match self.users[u].supervisor {
             Supervisor::At(s) => self.users[s].own.is_some_and(|(own, _)| own == pc),
             _ => false,

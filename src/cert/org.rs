@@ -187,10 +187,24 @@ pub struct Insider {
     pub start: i64,
     /// See `start`.
     pub end: i64,
-    /// The days (day numbers on CERT's clock) on which a row of the insider's detail file
-    /// (`answers/<release>-<scenario>/<details>`) falls: the days they acted, as opposed to
-    /// every day between `start` and `end`. `None` when the detail file is not there.
-    pub acting_days: Option<Vec<i64>>,
+    /// The times (CERT clock, seconds, in order) of the rows of the insider's detail file
+    /// (`answers/<release>-<scenario>/<details>`): when they acted, as opposed to every moment
+    /// between `start` and `end`. `None` when the detail file is not there.
+    pub acting: Option<Vec<i64>>,
+}
+
+impl Insider {
+    /// Whether the insider acted in `from..to` (CERT clock, seconds): a row of their detail
+    /// file falls in it or, without a detail file, it meets their start–end window.
+    pub fn acted_within(&self, from: i64, to: i64) -> bool {
+        match &self.acting {
+            Some(times) => {
+                let i = times.partition_point(|&t| t < from);
+                times.get(i).is_some_and(|&t| t < to)
+            }
+            None => from <= self.end && self.start < to,
+        }
+    }
 }
 
 /// The answer key: the insiders, and the rows that could not be read.
@@ -230,13 +244,13 @@ pub fn read_answers(dir: &Path) -> Result<Option<Answers>, OrgError> {
                 user: get("user").to_string(),
                 start: date("start")?,
                 end: date("end")?,
-                acting_days: None,
+                acting: None,
             })
         })();
         match parsed {
             Ok(mut x) => {
-                x.acting_days = detail_file(dir, get("details"))
-                    .map(|path| acting_days(&path, &mut bad))
+                x.acting = detail_file(dir, get("details"))
+                    .map(|path| acting_times(&path, &mut bad))
                     .transpose()?;
                 out.push(x);
             }
@@ -267,17 +281,17 @@ fn detail_file(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The distinct days of the rows of a detail file (`kind,id,date,user,pc,…` a line); a line
-/// without a date in its third field is reported and skipped.
-fn acting_days(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<i64>, OrgError> {
+/// The distinct times of the rows of a detail file (`kind,id,date,user,pc,…` a line), in
+/// order; a line without a date in its third field is reported and skipped.
+fn acting_times(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<i64>, OrgError> {
     let bytes = std::fs::read(path).map_err(|e| org_error(path, e))?;
-    let mut days = Vec::new();
+    let mut times = Vec::new();
     for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match line.split(|&b| b == b',').nth(2).and_then(time::parse) {
-            Some(t) => days.push(t.div_euclid(time::DAY)),
+            Some(t) => times.push(t),
             None => bad.push(BadRow {
                 path: path.to_path_buf(),
                 line: n as u64 + 1,
@@ -285,9 +299,9 @@ fn acting_days(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<i64>, OrgError>
             }),
         }
     }
-    days.sort_unstable();
-    days.dedup();
-    Ok(days)
+    times.sort_unstable();
+    times.dedup();
+    Ok(times)
 }
 
 /// Big Five scores by user id from `dir/psychometric.csv` (`O`, `C`, `E`, `A`, `N`); empty when
@@ -390,7 +404,11 @@ mod tests {
         let Answers { insiders, bad } = read_answers(d.path()).unwrap().unwrap();
         assert_eq!(insiders.len(), 1);
         assert_eq!(insiders[0].scenario, 1);
-        assert_eq!(insiders[0].acting_days, None, "no detail file");
+        assert_eq!(insiders[0].acting, None, "no detail file");
+        // Without one, the start–end window counts.
+        let (start, end) = (insiders[0].start, insiders[0].end);
+        assert!(insiders[0].acted_within(end, end + 1));
+        assert!(!insiders[0].acted_within(start - 10, start));
         assert_eq!(time::format(insiders[0].end), "10/30/2010 05:20:53");
         assert!(
             bad[0].to_string().contains("insiders.csv:3: bad scenario"),
@@ -406,11 +424,20 @@ mod tests {
             http,{X3},10/30/2010 05:20:53,AAM0658,PC-5866,http://wikileaks.org,a, b\n",
         );
         let Answers { insiders, bad } = read_answers(d.path()).unwrap().unwrap();
-        let day = |s: &str| time::parse(s.as_bytes()).unwrap().div_euclid(time::DAY);
+        let t = |s: &str| time::parse(s.as_bytes()).unwrap();
         assert_eq!(
-            insiders[0].acting_days,
-            Some(vec![day("10/23/2010"), day("10/30/2010")])
+            insiders[0].acting,
+            Some(vec![
+                t("10/23/2010 00:45:17"),
+                t("10/23/2010 00:50:02"),
+                t("10/30/2010 05:20:53")
+            ])
         );
+        // Acted within a span that holds a row (the end exclusive), not in one between rows.
+        let i = &insiders[0];
+        assert!(i.acted_within(t("10/23/2010 00:50:02"), t("10/23/2010 00:50:03")));
+        assert!(!i.acted_within(t("10/23/2010 00:50:03"), t("10/30/2010 05:20:53")));
+        assert!(i.acted_within(t("10/24/2010 00:00:00"), t("10/31/2010 00:00:00")));
         assert!(
             bad.iter()
                 .any(|b| b.to_string().contains("r5.2-1-AAM0658.csv:3")),

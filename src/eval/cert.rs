@@ -1,23 +1,25 @@
 //! `dante eval cert`: DANTE's experiment on a CERT release, measured honestly.
 //!
-//! The activity is keyed with context ([`crate::cert::keys`]) and cut into one session per user per
-//! day. The LSTM is trained only on days before `train_end` (no labels; a sample of them, in pieces
-//! of 64 keys), then every day is scored. Each key's surprise is the model's, made personal by how
-//! much more or less often this user had the key (and its kind) in the baseline than everyone did
+//! The activity is keyed with context ([`crate::cert::keys`]) and cut into one sequence per user
+//! per day, and within it sessions ([`Session`]: a run of rows on one PC). The LSTM is trained
+//! only on days before `train_end` (no labels; a sample of them, in pieces of 64 keys), then
+//! every day is scored. Each key's surprise is the model's, made personal by how much more or
+//! less often this user had the key (and its kind) in the baseline than everyone did
 //! ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's 99th
 //! percentile, weighted up for keys few users had and for keys that are signs of a CERT scenario,
 //! acts more than visits to sites ([`key_weights`]) and acts more still in a leaver's last weeks
-//! ([`LEAVING_WEIGHT`], departures from LDAP), plus how far the count that day of each surprising
-//! key, and of each act surprising or not, is above the user's own rate ([`volume`]). A day's score is that evidence above the user's
-//! own baseline mean, and a user's score the sum of their test days' scores above 1 plus their
+//! ([`LEAVING_WEIGHT`], departures from LDAP), plus how far the count that day of each
+//! surprising key, and of each act surprising or not, is above the user's own rate ([`volume`]).
+//! A day's score is that evidence above the user's own baseline mean, a session's the same of
+//! its own keys, and a user's score the sum of their test days' scores above 1 plus their
 //! highest day or top [`incident`], whichever is more; a user-day's alert level adds the user's
 //! recent days, fading ([`levels`]). The users at the alert budget's top are flagged, with a threat
 //! category voted by the surprising keys of the days that made their score (signatures of the CERT
 //! scenarios, never the answer key), and those keys in `evidence.tsv`. With an answer key the
-//! report gives ROC AUC per user and per user-day, detection at 1% and 5% false positives, recall
-//! per scenario and the category confusion matrix.
+//! report gives ROC AUC per user, per user-day and per session, detection at 1% and 5% false
+//! positives, recall per scenario and the category confusion matrix.
 
-use crate::cert::activity::tail_time;
+use crate::cert::activity::{Kind, tail_time};
 use crate::cert::categories::{Categories, Category};
 use crate::cert::keys::{Keyer, UrlClass};
 use crate::cert::org::{self, Insider, Org};
@@ -29,6 +31,7 @@ use crate::model::{SplitMix, Vocabulary};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -50,7 +53,7 @@ pub struct CertEval {
     pub data: PathBuf,
     /// Days before this (seconds, CERT clock) train the model; default: the middle of the range.
     pub train_end: Option<i64>,
-    /// Where `users.tsv`, `user_days.tsv` and `report.json` go.
+    /// Where `users.tsv`, `user_days.tsv`, `sessions.tsv`, `evidence.tsv` and `report.json` go.
     pub out: PathBuf,
     /// The share of users flagged.
     pub budget: f64,
@@ -69,6 +72,65 @@ pub struct CertEval {
 struct Day {
     keys: Vec<KeyId>,
     first: i64,
+}
+
+/// A session: the user's run of rows on one PC within a day, from a logon or from the first row
+/// there. Rows on two PCs at once (a colleague's PC visited while one's own stays logged on)
+/// make a session of each run. Kept in one vector for the whole release ([`Read::sessions`]),
+/// 24 bytes each: a large release has millions, and a vector in each day cost half as much
+/// memory again as the rest of the evaluation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Session {
+    user: u32,
+    /// The day number (CERT clock).
+    day: i32,
+    /// The index of its first key in the day's keys; it runs to the next session's.
+    start: u32,
+    /// The PC, by its number in [`Read::names`].
+    pc: u32,
+    /// Its first and last row's time, in seconds into the day.
+    first: u32,
+    last: u32,
+}
+
+impl Session {
+    /// Its first and last row's time (CERT clock, seconds).
+    fn span(&self) -> (i64, i64) {
+        let at = |s: u32| i64::from(self.day) * time::DAY + i64::from(s);
+        (at(self.first), at(self.last))
+    }
+}
+
+/// The sessions of `user`'s `day` among `all` (in (user, day) order).
+fn sessions_of(all: &[Session], user: u32, day: i64) -> &[Session] {
+    let key = |s: &Session| (s.user, i64::from(s.day));
+    let from = all.partition_point(|s| key(s) < (user, day));
+    let to = from + all[from..].partition_point(|s| key(s) == (user, day));
+    &all[from..to]
+}
+
+/// `sessions` (one day's, in order) with the range of the day's `keys` each holds.
+fn spans(sessions: &[Session], keys: usize) -> impl Iterator<Item = (&Session, Range<usize>)> {
+    let ends = sessions
+        .iter()
+        .skip(1)
+        .map(|s| s.start as usize)
+        .chain([keys]);
+    sessions
+        .iter()
+        .zip(ends)
+        .map(|(s, end)| (s, s.start as usize..end))
+}
+
+/// A test session with its score (`sessions.tsv`).
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    session: Session,
+    /// How many keys (rows) it holds.
+    keys: u32,
+    /// Its evidence less the user's usual for as many keys, in units of the typical user's
+    /// day-to-day spread (as a day's score).
+    score: f64,
 }
 
 /// A user's row of `users.tsv`.
@@ -110,6 +172,13 @@ pub struct Report {
     pub user_day_auc_window_day_only: f64,
     /// Positive user-days under each labelling: acting days, window days.
     pub positive_days: [usize; 2],
+    /// Sessions scored in the test period (`sessions.tsv`).
+    pub sessions: usize,
+    /// Of them those an insider acted in (a row of their detail file falls in it; without a
+    /// detail file, it meets their start–end window).
+    pub positive_sessions: usize,
+    /// ROC AUC of the session scores under that labelling.
+    pub session_auc: f64,
     /// Share of insiders above the threshold that flags 1% (5%) of benign users.
     pub detection_at_1pct_fpr: f64,
     /// See `detection_at_1pct_fpr`.
@@ -195,6 +264,10 @@ fn classify(cats: &Categories, domain: &str) -> UrlClass {
 /// Everything read from the release.
 struct Read {
     users: Vec<String>,
+    /// The PCs (among the other names the keyer met), by their number in [`Session::pc`].
+    names: Vec<String>,
+    /// Every session, in (user, day) order.
+    sessions: Vec<Session>,
     /// Key lines by key id - 1.
     lines: Vec<String>,
     days: FxHashMap<(u32, i64), Day>,
@@ -247,6 +320,8 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
     let mut vocab: FxHashMap<String, KeyId> = FxHashMap::default();
     let mut users = Vec::new();
     let mut days: FxHashMap<(u32, i64), Day> = FxHashMap::default();
+    // Every session, and each user's latest among them (by index).
+    let (mut sessions, mut current): (Vec<Session>, Vec<usize>) = (Vec::new(), Vec::new());
     let (mut events, mut first, mut last) = (0u64, i64::MAX, i64::MIN);
     // The split training will use, once the first row gives the range's start.
     let planned_end = cfg.train_end.map(|t| t.div_euclid(time::DAY));
@@ -302,15 +377,35 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
         if u as usize == users.len() {
             users.push(a.user.clone());
         }
-        let time = a.time;
-        days.entry((u, day))
-            .or_insert_with(|| Day {
-                first: time,
-                ..Day::default()
-            })
-            .keys
-            .push(key);
+        let (time, pc) = (a.time, keyer.pc());
+        let into_day = (time - day * time::DAY) as u32;
+        let logon = a.kind == Kind::Logon;
+        let d = days.entry((u, day)).or_insert_with(|| Day {
+            first: time,
+            ..Day::default()
+        });
+        // The user's rows come in time order: their latest session is the one a row extends.
+        if current.len() <= u as usize {
+            current.resize(u as usize + 1, usize::MAX);
+        }
+        match sessions.get_mut(current[u as usize]) {
+            Some(s) if i64::from(s.day) == day && s.pc == pc && !logon => s.last = into_day,
+            _ => {
+                current[u as usize] = sessions.len();
+                sessions.push(Session {
+                    user: u,
+                    day: day as i32,
+                    start: d.keys.len() as u32,
+                    pc,
+                    first: into_day,
+                    last: into_day,
+                });
+            }
+        }
+        d.keys.push(key);
     }
+    // Each user's in order already; sorted stably by user and day for [`sessions_of`].
+    sessions.sort_by_key(|s| (s.user, s.day));
     if events == 0 {
         return Err(CertEvalError::Empty(format!(
             "{}: no activity rows",
@@ -323,6 +418,8 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
     }
     Ok(Read {
         users,
+        names: keyer.names(),
+        sessions,
         lines,
         days,
         events,
@@ -957,6 +1054,52 @@ impl Judge<'_> {
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
         self.surprises(user, day, keys, scratch);
+        let Scratch {
+            surprises,
+            counts,
+            tally,
+        } = scratch;
+        self.evidence_of(user, day, keys, surprises, counts, tally, per_key)
+    }
+
+    /// The raw evidence of each of a test day's `sessions` (pushed to `out`, in order), after
+    /// [`Judge::day`] of that day (its surprises in `scratch`): each session is judged as a day
+    /// of its own keys with the surprises they had in the whole day (the model reads the day
+    /// from its start), its volume against its own length.
+    fn sessions(
+        &self,
+        (user, day): (u32, i64),
+        keys: &[KeyId],
+        sessions: &[Session],
+        scratch: &mut Scratch,
+        out: &mut Vec<f64>,
+    ) {
+        let mut per_key = Vec::new();
+        let Scratch {
+            surprises,
+            counts,
+            tally,
+        } = scratch;
+        // A test day's counts are empty: nothing of the day is left out of the habits.
+        for (_, r) in spans(sessions, keys.len()) {
+            let (keys, surprises) = (&keys[r.clone()], &surprises[r]);
+            out.push(self.evidence_of(user, day, keys, surprises, counts, tally, &mut per_key));
+        }
+    }
+
+    /// The [`evidence`] of `keys` with their `surprises`, on `day` of `user`, plus the volume
+    /// terms; the surprising keys left in `per_key`.
+    #[allow(clippy::too_many_arguments)]
+    fn evidence_of(
+        &self,
+        user: u32,
+        day: i64,
+        keys: &[KeyId],
+        surprises: &[f64],
+        counts: &DayCounts,
+        tally: &mut Vec<(KeyId, u32, bool)>,
+        per_key: &mut Vec<(KeyId, f64, u32)>,
+    ) -> f64 {
         let leaving = self
             .departures
             .get(user as usize)
@@ -972,11 +1115,10 @@ impl Judge<'_> {
                 w
             }
         };
-        let e = evidence(&scratch.surprises, keys, self.floor, weight, per_key);
+        let e = evidence(surprises, keys, self.floor, weight, per_key);
         // The volume of each surprising key and of each act against the user's own rate: every
         // use of it that day (not only the surprising ones), against the day's length times the
         // user's share.
-        let tally = &mut scratch.tally;
         tally.clear();
         for &k in keys {
             let act = self.acts.get(k as usize - 1).copied().unwrap_or(false);
@@ -991,7 +1133,7 @@ impl Judge<'_> {
         let n = keys.len() as f64;
         let mut extra = 0.0;
         for &(k, c, act) in tally.iter() {
-            let own = scratch.counts.own(k, self.habits);
+            let own = counts.own(k, self.habits);
             let lambda = n * self.habits.share(user, k, own);
             let v = if act { ACT_VOLUME } else { VOLUME } * weight(k) * volume(c, lambda);
             extra += v;
@@ -1039,8 +1181,15 @@ fn evidence(
         .sum()
 }
 
-/// [`Judge::day`] of every day, on `threads` threads.
-fn evidence_all(judge: &Judge<'_>, all: &[(&(u32, i64), &Day)], threads: usize) -> Vec<f64> {
+/// [`Judge::day`] of every day, on `threads` threads, and [`Judge::sessions`] of each test day
+/// (a day of one session is that session), the sessions' one after the other in the order of
+/// `all`: a large release has a million test sessions, too many for a vector each.
+fn evidence_all(
+    judge: &Judge<'_>,
+    all: &[(&(u32, i64), &Day)],
+    sessions: &[Session],
+    threads: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let chunk = all.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = all
@@ -1048,16 +1197,29 @@ fn evidence_all(judge: &Judge<'_>, all: &[(&(u32, i64), &Day)], threads: usize) 
             .map(|part| {
                 scope.spawn(move || {
                     let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
-                    part.iter()
-                        .map(|(k, d)| judge.day(k.0, k.1, &d.keys, &mut scratch, &mut per_key))
-                        .collect::<Vec<_>>()
+                    let (mut days, mut out) = (Vec::with_capacity(part.len()), Vec::new());
+                    for (k, d) in part {
+                        let raw = judge.day(k.0, k.1, &d.keys, &mut scratch, &mut per_key);
+                        days.push(raw);
+                        if k.1 < judge.split {
+                            continue;
+                        }
+                        match sessions_of(sessions, k.0, k.1) {
+                            s @ ([] | [_]) => out.extend(s.iter().map(|_| raw)),
+                            s => judge.sessions(**k, &d.keys, s, &mut scratch, &mut out),
+                        }
+                    }
+                    (days, out)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        let (mut days, mut sessions) = (Vec::with_capacity(all.len()), Vec::new());
+        for h in handles {
+            let (d, s) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            days.extend(d);
+            sessions.extend(s);
+        }
+        (days, sessions)
     })
 }
 
@@ -1173,7 +1335,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         signs,
     }
     .with_floor(&baseline, &read.days);
-    let raw = evidence_all(&judge, &all, cfg.threads);
+    let (raw, session_raw) = evidence_all(&judge, &all, &read.sessions, cfg.threads);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "eval cert: every day scored"
@@ -1182,17 +1344,18 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     // of the typical user's day-to-day spread. The personal surprises already judge each key
     // against the user's habits; dividing by each user's own spread as well let a noisy
     // baseline hide anything (measured: user AUC 0.92 against 0.98 on a 1,000-user set).
-    let mut normal: FxHashMap<u32, (f64, f64, f64)> = FxHashMap::default();
-    for ((k, _), r) in all.iter().zip(&raw) {
+    // Per user: baseline days, their evidence summed, squared and summed, their keys.
+    let mut normal: FxHashMap<u32, (f64, f64, f64, f64)> = FxHashMap::default();
+    for ((k, d), r) in all.iter().zip(&raw) {
         if k.1 < split {
             let e = normal.entry(k.0).or_default();
-            *e = (e.0 + 1.0, e.1 + r, e.2 + r * r);
+            *e = (e.0 + 1.0, e.1 + r, e.2 + r * r, e.3 + d.keys.len() as f64);
         }
     }
     let mut spreads: Vec<f64> = normal
         .values()
         .filter(|v| v.0 > 1.0)
-        .map(|&(n, s, ss)| ((ss - s * s / n) / (n - 1.0)).max(0.0).sqrt())
+        .map(|&(n, s, ss, _)| ((ss - s * s / n) / (n - 1.0)).max(0.0).sqrt())
         .collect();
     spreads.sort_by(f64::total_cmp);
     let typical = spreads
@@ -1201,8 +1364,13 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         .unwrap_or(1.0)
         .max(1e-3);
     let z = |u: u32, r: f64| {
-        let (n, s, _) = normal.get(&u).copied().unwrap_or_default();
+        let (n, s, _, _) = normal.get(&u).copied().unwrap_or_default();
         (r - if n > 0.0 { s / n } else { 0.0 }) / typical
+    };
+    // A session's score: the same, less the user's usual evidence for as many keys.
+    let session_z = |u: u32, r: f64, keys: usize| {
+        let (_, s, _, n) = normal.get(&u).copied().unwrap_or_default();
+        (r - if n > 0.0 { s / n * keys as f64 } else { 0.0 }) / typical
     };
     // Test days: (user, day, score, index into all).
     let test: Vec<(u32, i64, f64, usize)> = all
@@ -1212,6 +1380,20 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         .filter(|(_, ((k, _), _))| k.1 >= split)
         .map(|(i, ((k, _), r))| (k.0, k.1, z(k.0, *r), i))
         .collect();
+    // Test sessions, in the order of `test` (which is that of `all`, as `session_raw`).
+    let sessions: Vec<Scored> = test
+        .iter()
+        .flat_map(|&(user, day, _, i)| {
+            spans(sessions_of(&read.sessions, user, day), all[i].1.keys.len())
+        })
+        .zip(&session_raw)
+        .map(|((session, keys), raw)| Scored {
+            session: *session,
+            keys: keys.len() as u32,
+            score: session_z(session.user, *raw, keys.len()),
+        })
+        .collect();
+    debug_assert_eq!(sessions.len(), session_raw.len());
     // A user's score: the sum of their test days' scores above [`DAY_FLOOR`], plus their
     // highest day. Insiders act on several days (job hunting for weeks, files mailed home again
     // and again) more often than benign users have one odd day: the sum beat the highest day
@@ -1288,14 +1470,24 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         score_seconds: scoring.elapsed().as_secs_f64(),
         model_keys: model.vocab.len(),
     };
-    write_outputs(cfg, &results, &test, &levels, &read)?;
+    write_outputs(cfg, &results, &test, &levels, &sessions, &read)?;
     write_evidence(cfg, &results, &test, &surprising, &read)?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "eval cert: outputs written"
     );
-    let report =
-        answers.map(|a| report(&a.insiders, &results, &test, &levels, &read, split, &timing));
+    let report = answers.map(|a| {
+        report(
+            &a.insiders,
+            &results,
+            &test,
+            &levels,
+            &sessions,
+            &read,
+            split,
+            &timing,
+        )
+    });
     if let Some(r) = &report {
         let path = cfg.out.join("report.json");
         let json = serde_json::to_vec_pretty(&r.0).unwrap_or_default();
@@ -1328,6 +1520,7 @@ fn write_outputs(
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
     levels: &[f64],
+    sessions: &[Scored],
     read: &Read,
 ) -> Result<(), CertEvalError> {
     let err = |path: &Path| {
@@ -1358,6 +1551,24 @@ fn write_outputs(
             "{}\t{}\t{level:.6}\t{s:.6}",
             read.users[u as usize],
             time::date(d * time::DAY)
+        )
+        .map_err(err(&path))?;
+    }
+    out.flush().map_err(err(&path))?;
+    let path = cfg.out.join("sessions.tsv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err(&path))?);
+    for s in sessions {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{:.6}",
+            read.users[s.session.user as usize],
+            read.names
+                .get(s.session.pc as usize)
+                .map_or("?", String::as_str),
+            time::format(s.session.span().0),
+            time::format(s.session.span().1),
+            s.keys,
+            s.score
         )
         .map_err(err(&path))?;
     }
@@ -1423,6 +1634,7 @@ fn report(
     users: &[UserResult],
     test: &[(u32, i64, f64, usize)],
     levels: &[f64],
+    sessions: &[Scored],
     read: &Read,
     split: i64,
     timing: &Timing,
@@ -1464,13 +1676,21 @@ fn report(
     let day_labels: Vec<bool> = test
         .iter()
         .map(|&(u, d, _, _)| {
-            insider_of(u).is_some_and(|i| match &i.acting_days {
-                Some(days) => days.binary_search(&d).is_ok(),
+            insider_of(u).is_some_and(|i| match &i.acting {
+                Some(_) => i.acted_within(d * time::DAY, (d + 1) * time::DAY),
                 None => in_window(i, d),
             })
         })
         .collect();
     let day_scores: Vec<f64> = test.iter().map(|t| t.2).collect();
+    let session_labels: Vec<bool> = sessions
+        .iter()
+        .map(|s| {
+            let (first, last) = s.session.span();
+            insider_of(s.session.user).is_some_and(|i| i.acted_within(first, last + 1))
+        })
+        .collect();
+    let session_scores: Vec<f64> = sessions.iter().map(|s| s.score).collect();
     let mut per_scenario: Vec<[usize; 3]> = (1..=5).map(|s| [s, 0, 0]).collect();
     let mut confusion = [[0usize; 6]; 6];
     for u in users {
@@ -1503,6 +1723,9 @@ fn report(
             day_labels.iter().filter(|l| **l).count(),
             window_labels.iter().filter(|l| **l).count(),
         ],
+        sessions: sessions.len(),
+        positive_sessions: session_labels.iter().filter(|l| **l).count(),
+        session_auc: auc(&session_scores, &session_labels),
         detection_at_1pct_fpr: detection(0.01),
         detection_at_5pct_fpr: detection(0.05),
         per_scenario,
@@ -1645,6 +1868,8 @@ mod tests {
     /// after hours, copies to a thumb drive and uploads to a leak site.
     fn tiny_release(dir: &Path) {
         use std::fmt::Write as _;
+        // The answer's detail file: the insider's uploads.
+        let mut detail = String::new();
         let (mut logon, mut device, mut http, mut email, mut file) = (
             String::from("id,date,user,pc,activity\n"),
             String::from("id,date,user,pc,file_tree,activity\n"),
@@ -1711,12 +1936,13 @@ mod tests {
                             at(22, 10 + k)
                         );
                     }
-                    let _ = writeln!(
-                        http,
+                    let upload = format!(
                         "{},{},{user},{pc},http://wikileaks.org/up,x",
                         next(),
                         at(22, 30)
                     );
+                    let _ = writeln!(http, "{upload}");
+                    let _ = writeln!(detail, "http,{upload}");
                     let _ = writeln!(device, "{},{},{user},{pc},,Disconnect", next(), at(22, 40));
                 }
                 let _ = writeln!(logon, "{},{},{user},{pc},Logoff", next(), at(17, 0));
@@ -1741,6 +1967,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("LDAP")).unwrap();
         std::fs::write(dir.join("LDAP/2010-01.csv"), ldap).unwrap();
         std::fs::create_dir_all(dir.join("answers")).unwrap();
+        std::fs::write(dir.join("answers/x.csv"), detail).unwrap();
         std::fs::write(
             dir.join("answers/insiders.csv"),
             "dataset,scenario,details,user,start,end\n5.2,1,x.csv,U007,01/22/2010 22:00:00,01/29/2010 22:40:00\n",
@@ -1791,6 +2018,28 @@ mod tests {
         );
         let days = std::fs::read_to_string(out.join("user_days.tsv")).unwrap();
         assert!(days.lines().all(|l| l.split('\t').count() == 4));
+        // Sessions: the day's office hours and, apart, the insider's night at 22:00, which
+        // scores highest of all.
+        let sessions = std::fs::read_to_string(out.join("sessions.tsv")).unwrap();
+        let rows: Vec<Vec<&str>> = sessions.lines().map(|l| l.split('\t').collect()).collect();
+        assert!(rows.iter().all(|r| r.len() == 6), "{sessions}");
+        assert_eq!(rows.len(), r.sessions);
+        let top = rows
+            .iter()
+            .max_by(|a, b| {
+                a[5].parse::<f64>()
+                    .unwrap()
+                    .total_cmp(&b[5].parse().unwrap())
+            })
+            .unwrap();
+        assert_eq!(top[..2], ["U007", "PC-007"], "{top:?}");
+        assert!(top[2].ends_with(" 22:00:07"), "{top:?}");
+        assert_eq!(
+            top[4], "8",
+            "logon, connect, four copies, upload, disconnect: {top:?}"
+        );
+        assert_eq!(r.positive_sessions, 8, "the insider's eight nights: {r:?}");
+        assert!(r.session_auc > 0.99, "{r:?}");
         assert!(out.join("report.json").exists());
         let svg = std::fs::read_to_string(out.join("report.svg")).unwrap();
         assert!(
@@ -1798,6 +2047,37 @@ mod tests {
             "{}",
             &svg[..200.min(svg.len())]
         );
+    }
+
+    #[test]
+    fn a_days_sessions_cover_its_keys_in_order() {
+        let s = |user, day, start, pc| Session {
+            user,
+            day,
+            start,
+            pc,
+            ..Session::default()
+        };
+        let all = [
+            s(0, 9, 0, 1),
+            s(1, 8, 0, 7),
+            s(1, 9, 0, 7),
+            s(1, 9, 2, 8),
+            s(1, 9, 4, 7),
+            s(2, 9, 0, 1),
+        ];
+        let day = sessions_of(&all, 1, 9);
+        let got: Vec<(u32, Range<usize>)> = spans(day, 5).map(|(s, r)| (s.pc, r)).collect();
+        assert_eq!(got, [(7, 0..2), (8, 2..4), (7, 4..5)]);
+        assert!(sessions_of(&all, 1, 10).is_empty());
+        assert!(sessions_of(&all, 3, 9).is_empty());
+        let t = Session {
+            day: 2,
+            first: 60,
+            last: 3600,
+            ..Session::default()
+        };
+        assert_eq!(t.span(), (2 * time::DAY + 60, 2 * time::DAY + 3600));
     }
 
     /// A day of these keys.
