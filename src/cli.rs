@@ -789,7 +789,7 @@ fn eval_cert(cfg: dante::eval::cert::CertEval) -> Result<ExitCode> {
         .with_context(|| format!("evaluating {}", cfg.data.display()))?;
     let flagged = users.iter().filter(|u| u.flagged).count();
     eprintln!(
-        "dante eval cert: {} users, {flagged} flagged; wrote {}/users.tsv, user_days.tsv and sessions.tsv",
+        "dante eval cert: {} users, {flagged} flagged; wrote {}/users.tsv, user_days.tsv, sessions.tsv and evidence.tsv",
         users.len(),
         cfg.out.display()
     );

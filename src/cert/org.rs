@@ -187,20 +187,25 @@ pub struct Insider {
     pub start: i64,
     /// See `start`.
     pub end: i64,
-    /// The times (CERT clock, seconds, in order) of the rows of the insider's detail file
-    /// (`answers/<release>-<scenario>/<details>`): when they acted, as opposed to every moment
-    /// between `start` and `end`. `None` when the detail file is not there.
-    pub acting: Option<Vec<i64>>,
+    /// The time (CERT clock, seconds) and PC of each row of the insider's detail file
+    /// (`answers/<release>-<scenario>/<details>`), in time order: when and where they acted, as
+    /// opposed to every moment between `start` and `end`. `None` when the detail file is not
+    /// there.
+    pub acting: Option<Vec<(i64, String)>>,
 }
 
 impl Insider {
-    /// Whether the insider acted in `from..to` (CERT clock, seconds): a row of their detail
-    /// file falls in it or, without a detail file, it meets their start–end window.
-    pub fn acted_within(&self, from: i64, to: i64) -> bool {
+    /// Whether the insider acted in `from..to` (CERT clock, seconds), at `pc` when one is
+    /// given: a row of their detail file falls in it or, without a detail file, the span meets
+    /// their start–end window (any PC).
+    pub fn acted_within(&self, from: i64, to: i64, pc: Option<&str>) -> bool {
         match &self.acting {
-            Some(times) => {
-                let i = times.partition_point(|&t| t < from);
-                times.get(i).is_some_and(|&t| t < to)
+            Some(rows) => {
+                let i = rows.partition_point(|(t, _)| *t < from);
+                rows[i..]
+                    .iter()
+                    .take_while(|(t, _)| *t < to)
+                    .any(|(_, p)| pc.is_none_or(|pc| p == pc))
             }
             None => from <= self.end && self.start < to,
         }
@@ -250,7 +255,7 @@ pub fn read_answers(dir: &Path) -> Result<Option<Answers>, OrgError> {
         match parsed {
             Ok(mut x) => {
                 x.acting = detail_file(dir, get("details"))
-                    .map(|path| acting_times(&path, &mut bad))
+                    .map(|path| acting_rows(&path, &mut bad))
                     .transpose()?;
                 out.push(x);
             }
@@ -281,17 +286,22 @@ fn detail_file(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The distinct times of the rows of a detail file (`kind,id,date,user,pc,…` a line), in
-/// order; a line without a date in its third field is reported and skipped.
-fn acting_times(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<i64>, OrgError> {
+/// The distinct times and PCs of the rows of a detail file (`kind,id,date,user,pc,…` a line),
+/// in order; a line without a date in its third field is reported and skipped.
+fn acting_rows(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<(i64, String)>, OrgError> {
     let bytes = std::fs::read(path).map_err(|e| org_error(path, e))?;
-    let mut times = Vec::new();
+    let mut rows = Vec::new();
     for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match line.split(|&b| b == b',').nth(2).and_then(time::parse) {
-            Some(t) => times.push(t),
+        let mut fields = line.split(|&b| b == b',').skip(2);
+        match fields.next().and_then(time::parse) {
+            Some(t) => {
+                // The PC is the fifth field (`kind,id,date,user,pc`); empty when missing.
+                let pc = fields.nth(1).unwrap_or_default();
+                rows.push((t, String::from_utf8_lossy(pc).trim().to_string()));
+            }
             None => bad.push(BadRow {
                 path: path.to_path_buf(),
                 line: n as u64 + 1,
@@ -299,9 +309,9 @@ fn acting_times(path: &Path, bad: &mut Vec<BadRow>) -> Result<Vec<i64>, OrgError
             }),
         }
     }
-    times.sort_unstable();
-    times.dedup();
-    Ok(times)
+    rows.sort_unstable();
+    rows.dedup();
+    Ok(rows)
 }
 
 /// Big Five scores by user id from `dir/psychometric.csv` (`O`, `C`, `E`, `A`, `N`); empty when
@@ -407,8 +417,12 @@ mod tests {
         assert_eq!(insiders[0].acting, None, "no detail file");
         // Without one, the start–end window counts.
         let (start, end) = (insiders[0].start, insiders[0].end);
-        assert!(insiders[0].acted_within(end, end + 1));
-        assert!(!insiders[0].acted_within(start - 10, start));
+        assert!(insiders[0].acted_within(end, end + 1, None));
+        assert!(
+            insiders[0].acted_within(end, end + 1, Some("PC-1")),
+            "any PC"
+        );
+        assert!(!insiders[0].acted_within(start - 10, start, None));
         assert_eq!(time::format(insiders[0].end), "10/30/2010 05:20:53");
         assert!(
             bad[0].to_string().contains("insiders.csv:3: bad scenario"),
@@ -425,19 +439,24 @@ mod tests {
         );
         let Answers { insiders, bad } = read_answers(d.path()).unwrap().unwrap();
         let t = |s: &str| time::parse(s.as_bytes()).unwrap();
+        let pc = |t: i64| (t, "PC-5866".to_string());
         assert_eq!(
             insiders[0].acting,
             Some(vec![
-                t("10/23/2010 00:45:17"),
-                t("10/23/2010 00:50:02"),
-                t("10/30/2010 05:20:53")
+                pc(t("10/23/2010 00:45:17")),
+                pc(t("10/23/2010 00:50:02")),
+                pc(t("10/30/2010 05:20:53"))
             ])
         );
-        // Acted within a span that holds a row (the end exclusive), not in one between rows.
+        // Acted within a span that holds a row (the end exclusive), not in one between rows,
+        // and only at the row's PC when one is asked.
         let i = &insiders[0];
-        assert!(i.acted_within(t("10/23/2010 00:50:02"), t("10/23/2010 00:50:03")));
-        assert!(!i.acted_within(t("10/23/2010 00:50:03"), t("10/30/2010 05:20:53")));
-        assert!(i.acted_within(t("10/24/2010 00:00:00"), t("10/31/2010 00:00:00")));
+        let (at, after) = (t("10/23/2010 00:50:02"), t("10/23/2010 00:50:03"));
+        assert!(i.acted_within(at, after, None));
+        assert!(i.acted_within(at, after, Some("PC-5866")));
+        assert!(!i.acted_within(at, after, Some("PC-0001")));
+        assert!(!i.acted_within(after, t("10/30/2010 05:20:53"), None));
+        assert!(i.acted_within(t("10/24/2010 00:00:00"), t("10/31/2010 00:00:00"), None));
         assert!(
             bad.iter()
                 .any(|b| b.to_string().contains("r5.2-1-AAM0658.csv:3")),

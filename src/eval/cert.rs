@@ -343,13 +343,13 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
         if let Some(split) = planned {
             if day >= split && early.is_none() {
                 let baseline = baseline_days(&days, split, cfg.train.seed);
-                let sessions = training_pieces(&baseline, &days, cfg.max_train_keys);
+                let pieces = training_pieces(&baseline, &days, cfg.max_train_keys);
                 let train_cfg = cfg.train;
                 let model = std::thread::Builder::new()
                     .name("train".into())
                     .spawn(move || {
                         let t = Instant::now();
-                        train(&sessions, &train_cfg, None).map(|m| (m, t.elapsed().as_secs_f64()))
+                        train(&pieces, &train_cfg, None).map(|m| (m, t.elapsed().as_secs_f64()))
                     })
                     .map_err(|e| CertEvalError::Empty(format!("cannot start training: {e}")))?;
                 early = Some(Early {
@@ -389,11 +389,16 @@ fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
             current.resize(u as usize + 1, usize::MAX);
         }
         match sessions.get_mut(current[u as usize]) {
-            Some(s) if i64::from(s.day) == day && s.pc == pc && !logon => s.last = into_day,
+            Some(s) if i64::from(s.day) == day && s.pc == pc && !logon => {
+                // A row out of time order (counted by the reader) must not turn the span over.
+                s.first = s.first.min(into_day);
+                s.last = s.last.max(into_day);
+            }
             _ => {
                 current[u as usize] = sessions.len();
                 sessions.push(Session {
                     user: u,
+                    // CERT's years have four digits: any of their days fits.
                     day: day as i32,
                     start: d.keys.len() as u32,
                     pc,
@@ -469,10 +474,11 @@ fn signature(line: &str) -> u8 {
             .any(|w| has(w))
     {
         // Copies to a thumb drive at one's own PC in office hours: scenario 2's taking of
-        // data before leaving ("at markedly higher rates than before"). A sign only weighs
-        // when the key is surprising for the user, so habitual thumb-drive users are not
-        // touched. Measured with the volume term and a bonus of 1 for every sign (before
-        // ACT_BONUS).
+        // data before leaving ("at markedly higher rates than before"). Its surprise weighs
+        // only when the key is surprising for the user, so a habitual thumb-drive user's usual
+        // copies are not touched; their number against the user's own rate always counts
+        // ([`ACT_VOLUME`]). Measured with the volume term and a bonus of 1 for every sign
+        // (before ACT_BONUS).
         2
     } else {
         0
@@ -918,7 +924,7 @@ struct Judge<'a> {
 }
 
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
-/// times the key's weight. The tail grows as `n ln n` with the count, so a small share. Measured
+/// times the key's weight, when the key is not an act ([`ACT_VOLUME`] for those). The tail grows as `n ln n` with the count, so a small share. Measured
 /// alone (before the thumb-drive sign and a bonus of 1 for every sign) on seeds 1001 / 4004,
 /// detection at 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's
 /// misses moving up from 38 and 62 benign users above them to 26 and 31), 0.3 → 0.92 / 1.00,
@@ -939,7 +945,9 @@ const ACT_VOLUME: f64 = 0.5;
 /// more. Scenarios 1, 2, 3 and 5 end with the insider leaving, and most theft of data by
 /// employees happens in their last weeks (CERT's common-sense guide); in a deployment the
 /// leavers' list comes from HR before they go. LDAP tells the month only: the window reaches
-/// back from the first of the month the user is missing from. 45, 60 and 90 gave the same.
+/// back from the first of the month the user is missing from. 45, 60 and 90 gave the same. Test
+/// days only: a window that reaches into the baseline must not raise the user's normal there
+/// (the same detection on the thirteen 1,000-user sets, scores a little apart).
 const LEAVING_DAYS: i64 = 60;
 
 /// How much more an act ([`is_act`]) weighs in a leaver's last [`LEAVING_DAYS`]. Only acts:
@@ -1105,7 +1113,7 @@ impl Judge<'_> {
             .get(user as usize)
             .copied()
             .flatten()
-            .is_some_and(|d| (d - LEAVING_DAYS..d).contains(&day));
+            .is_some_and(|d| day >= self.split && (d - LEAVING_DAYS..d).contains(&day));
         let weight = |k: KeyId| {
             let i = k as usize - 1;
             let w = self.weights.get(i).copied().unwrap_or(1.0);
@@ -1290,9 +1298,9 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
         // Not the sample this split draws (left to finish on its own; its model is not used).
         _ => {
-            let sessions = training_pieces(&baseline, &read.days, cfg.max_train_keys);
+            let pieces = training_pieces(&baseline, &read.days, cfg.max_train_keys);
             let t = Instant::now();
-            let model = train(&sessions, &cfg.train, None)?;
+            let model = train(&pieces, &cfg.train, None)?;
             (model, t.elapsed().as_secs_f64())
         }
     };
@@ -1393,7 +1401,11 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             score: session_z(session.user, *raw, keys.len()),
         })
         .collect();
-    debug_assert_eq!(sessions.len(), session_raw.len());
+    assert_eq!(
+        sessions.len(),
+        session_raw.len(),
+        "a score for every session"
+    );
     // A user's score: the sum of their test days' scores above [`DAY_FLOOR`], plus their
     // highest day. Insiders act on several days (job hunting for weeks, files mailed home again
     // and again) more often than benign users have one odd day: the sum beat the highest day
@@ -1676,10 +1688,7 @@ fn report(
     let day_labels: Vec<bool> = test
         .iter()
         .map(|&(u, d, _, _)| {
-            insider_of(u).is_some_and(|i| match &i.acting {
-                Some(_) => i.acted_within(d * time::DAY, (d + 1) * time::DAY),
-                None => in_window(i, d),
-            })
+            insider_of(u).is_some_and(|i| i.acted_within(d * time::DAY, (d + 1) * time::DAY, None))
         })
         .collect();
     let day_scores: Vec<f64> = test.iter().map(|t| t.2).collect();
@@ -1687,7 +1696,8 @@ fn report(
         .iter()
         .map(|s| {
             let (first, last) = s.session.span();
-            insider_of(s.session.user).is_some_and(|i| i.acted_within(first, last + 1))
+            let pc = read.names.get(s.session.pc as usize).map(String::as_str);
+            insider_of(s.session.user).is_some_and(|i| i.acted_within(first, last + 1, pc))
         })
         .collect();
     let session_scores: Vec<f64> = sessions.iter().map(|s| s.score).collect();
@@ -2047,6 +2057,89 @@ mod tests {
             "{}",
             &svg[..200.min(svg.len())]
         );
+    }
+
+    #[test]
+    fn reading_cuts_sessions_at_logons_other_pcs_and_days() {
+        let dir = tempfile::tempdir().unwrap();
+        // In file order; the last row is out of time order (07:30 after 08:00).
+        let rows = [
+            ("01/04/2010 08:00:00", "PC-1", "Logon"),
+            ("01/04/2010 12:00:00", "PC-2", "Logon"),
+            ("01/04/2010 12:30:00", "PC-2", "Logoff"),
+            ("01/04/2010 17:00:00", "PC-1", "Logoff"),
+            ("01/04/2010 18:00:00", "PC-1", "Logon"),
+            ("01/05/2010 08:00:00", "PC-1", "Logoff"),
+            ("01/05/2010 07:30:00", "PC-1", "Logoff"),
+        ];
+        let mut logon = String::from("id,date,user,pc,activity\n");
+        for (n, (date, pc, what)) in rows.iter().enumerate() {
+            logon.push_str(&format!("{{L{n}}},{date},U1,{pc},{what}\n"));
+        }
+        std::fs::write(dir.path().join("logon.csv"), logon).unwrap();
+        let cfg = CertEval {
+            data: dir.path().to_path_buf(),
+            train_end: time::parse_date("2011-01-01"),
+            out: dir.path().join("out"),
+            budget: 0.05,
+            train: TrainConfig::default(),
+            max_train_keys: 100,
+            explain: 0,
+            threads: 1,
+        };
+        let read = read(&cfg, &Org::default()).unwrap();
+        let t = |s: &str| time::parse(s.as_bytes()).unwrap();
+        let got: Vec<(&str, u32, i64, i64)> = read
+            .sessions
+            .iter()
+            .map(|s| {
+                let (first, last) = s.span();
+                (read.names[s.pc as usize].as_str(), s.start, first, last)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "PC-1",
+                    0,
+                    t("01/04/2010 08:00:00"),
+                    t("01/04/2010 08:00:00")
+                ),
+                (
+                    "PC-2",
+                    1,
+                    t("01/04/2010 12:00:00"),
+                    t("01/04/2010 12:30:00")
+                ),
+                // Back at the first PC: a session of its own.
+                (
+                    "PC-1",
+                    3,
+                    t("01/04/2010 17:00:00"),
+                    t("01/04/2010 17:00:00")
+                ),
+                // A logon starts one on the same PC.
+                (
+                    "PC-1",
+                    4,
+                    t("01/04/2010 18:00:00"),
+                    t("01/04/2010 18:00:00")
+                ),
+                // A new day, spanning the row out of order.
+                (
+                    "PC-1",
+                    0,
+                    t("01/05/2010 07:30:00"),
+                    t("01/05/2010 08:00:00")
+                ),
+            ]
+        );
+        let day = t("01/04/2010 00:00:00").div_euclid(time::DAY);
+        let spans: Vec<Range<usize>> = spans(sessions_of(&read.sessions, 0, day), 5)
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(spans, [0..1, 1..3, 3..4, 4..5]);
     }
 
     #[test]
