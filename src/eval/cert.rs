@@ -924,11 +924,12 @@ struct Judge<'a> {
 }
 
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
-/// times the key's weight, when the key is not an act ([`ACT_VOLUME`] for those). The tail grows as `n ln n` with the count, so a small share. Measured
-/// alone (before the thumb-drive sign and a bonus of 1 for every sign) on seeds 1001 / 4004,
-/// detection at 1% FPR: 0 → 0.94 / 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's
-/// misses moving up from 38 and 62 benign users above them to 26 and 31), 0.3 → 0.92 / 1.00,
-/// 1 → 0.74 / 0.90 (benign bursts outranking the one-day strikes of scenarios 3 and 4).
+/// times the key's weight, when the key is not an act ([`ACT_VOLUME`] for those). The tail
+/// grows as `n ln n` with the count, so a small share. Measured alone (before the thumb-drive
+/// sign and a bonus of 1 for every sign) on seeds 1001 / 4004, detection at 1% FPR: 0 → 0.94 /
+/// 0.98, 0.02 → 0.94 / 0.98, 0.1 → 0.94 / 1.00 (scenario 2's misses moving up from 38 and 62
+/// benign users above them to 26 and 31), 0.3 → 0.92 / 1.00, 1 → 0.74 / 0.90 (benign bursts
+/// outranking the one-day strikes of scenarios 3 and 4).
 const VOLUME: f64 = 0.1;
 
 /// The same for a key that is an act ([`is_act`]), surprising or not: a habitual thumb-drive
