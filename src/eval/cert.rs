@@ -1528,6 +1528,22 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     Ok((results, report))
 }
 
+/// Writes `path` through a buffer with `rows`; an error names the file.
+fn write_file(
+    path: &Path,
+    rows: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), CertEvalError> {
+    let write = || {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        rows(&mut out)?;
+        out.flush()
+    };
+    write().map_err(|source| CertEvalError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 fn write_outputs(
     cfg: &CertEval,
     users: &[UserResult],
@@ -1536,56 +1552,53 @@ fn write_outputs(
     sessions: &[Scored],
     read: &Read,
 ) -> Result<(), CertEvalError> {
-    let err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CertEvalError::Write { path, source }
-    };
-    std::fs::create_dir_all(&cfg.out).map_err(err(&cfg.out))?;
-    let path = cfg.out.join("users.tsv");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err(&path))?);
-    for u in users {
-        writeln!(
-            out,
-            "{}\t{:.6}\t{}\t{}\t{}",
-            u.user,
-            u.score,
-            u8::from(u.flagged),
-            u.category,
-            u.first_alert.map(time::format).unwrap_or_default()
-        )
-        .map_err(err(&path))?;
-    }
-    out.flush().map_err(err(&path))?;
-    let path = cfg.out.join("user_days.tsv");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err(&path))?);
-    for (&(u, d, s, _), level) in test.iter().zip(levels) {
-        writeln!(
-            out,
-            "{}\t{}\t{level:.6}\t{s:.6}",
-            read.users[u as usize],
-            time::date(d * time::DAY)
-        )
-        .map_err(err(&path))?;
-    }
-    out.flush().map_err(err(&path))?;
-    let path = cfg.out.join("sessions.tsv");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err(&path))?);
-    for s in sessions {
-        writeln!(
-            out,
-            "{}\t{}\t{}\t{}\t{}\t{:.6}",
-            read.users[s.session.user as usize],
-            read.names
-                .get(s.session.pc as usize)
-                .map_or("?", String::as_str),
-            time::format(s.session.span().0),
-            time::format(s.session.span().1),
-            s.keys,
-            s.score
-        )
-        .map_err(err(&path))?;
-    }
-    out.flush().map_err(err(&path))
+    std::fs::create_dir_all(&cfg.out).map_err(|source| CertEvalError::Write {
+        path: cfg.out.clone(),
+        source,
+    })?;
+    write_file(&cfg.out.join("users.tsv"), |out| {
+        for u in users {
+            writeln!(
+                out,
+                "{}\t{:.6}\t{}\t{}\t{}",
+                u.user,
+                u.score,
+                u8::from(u.flagged),
+                u.category,
+                u.first_alert.map(time::format).unwrap_or_default()
+            )?;
+        }
+        Ok(())
+    })?;
+    write_file(&cfg.out.join("user_days.tsv"), |out| {
+        for (&(u, d, s, _), level) in test.iter().zip(levels) {
+            writeln!(
+                out,
+                "{}\t{}\t{level:.6}\t{s:.6}",
+                read.users[u as usize],
+                time::date(d * time::DAY)
+            )?;
+        }
+        Ok(())
+    })?;
+    write_file(&cfg.out.join("sessions.tsv"), |out| {
+        for s in sessions {
+            let (first, last) = s.session.span();
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{:.6}",
+                read.users[s.session.user as usize],
+                read.names
+                    .get(s.session.pc as usize)
+                    .map_or("?", String::as_str),
+                time::format(first),
+                time::format(last),
+                s.keys,
+                s.score
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// `evidence.tsv`: for each flagged user (or the `explain` top users), their five highest days
@@ -1600,13 +1613,6 @@ fn write_evidence(
     surprising: &FxHashMap<usize, Vec<(KeyId, f64, u32)>>,
     read: &Read,
 ) -> Result<(), CertEvalError> {
-    let path = cfg.out.join("evidence.tsv");
-    let err = |source| CertEvalError::Write {
-        path: path.clone(),
-        source,
-    };
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(err)?);
-    writeln!(out, "user\tdate\tday_score\tkey\tcount\texcess").map_err(err)?;
     let shown = users.iter().filter(|u| u.flagged).count().max(cfg.explain);
     let ids: FxHashMap<&str, u32> = read
         .users
@@ -1614,31 +1620,33 @@ fn write_evidence(
         .enumerate()
         .map(|(i, u)| (u.as_str(), i as u32))
         .collect();
-    for u in users.iter().take(shown) {
-        let id = ids[u.user.as_str()];
-        let mut days: Vec<(usize, i64, f64)> = test
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.0 == id && t.2 > DAY_FLOOR)
-            .map(|(n, t)| (n, t.1, t.2))
-            .collect();
-        days.sort_by(|a, b| b.2.total_cmp(&a.2));
-        for &(n, day, score) in days.iter().take(5) {
-            let mut per_key = surprising.get(&n).cloned().unwrap_or_default();
-            per_key.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for (k, excess, count) in per_key.iter().take(8) {
-                let line = read.lines.get(*k as usize - 1).map_or("?", String::as_str);
-                writeln!(
-                    out,
-                    "{}\t{}\t{score:.3}\t{line}\t{count}\t{excess:.2}",
-                    u.user,
-                    time::date(day * time::DAY)
-                )
-                .map_err(err)?;
+    write_file(&cfg.out.join("evidence.tsv"), |out| {
+        writeln!(out, "user\tdate\tday_score\tkey\tcount\texcess")?;
+        for u in users.iter().take(shown) {
+            let id = ids[u.user.as_str()];
+            let mut days: Vec<(usize, i64, f64)> = test
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.0 == id && t.2 > DAY_FLOOR)
+                .map(|(n, t)| (n, t.1, t.2))
+                .collect();
+            days.sort_by(|a, b| b.2.total_cmp(&a.2));
+            for &(n, day, score) in days.iter().take(5) {
+                let mut per_key = surprising.get(&n).cloned().unwrap_or_default();
+                per_key.sort_by(|a, b| b.1.total_cmp(&a.1));
+                for (k, excess, count) in per_key.iter().take(8) {
+                    let line = read.lines.get(*k as usize - 1).map_or("?", String::as_str);
+                    writeln!(
+                        out,
+                        "{}\t{}\t{score:.3}\t{line}\t{count}\t{excess:.2}",
+                        u.user,
+                        time::date(day * time::DAY)
+                    )?;
+                }
             }
         }
-    }
-    out.flush().map_err(err)
+        Ok(())
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
