@@ -1074,16 +1074,16 @@ impl Judge<'_> {
     /// The raw evidence of each of a test day's `sessions` (pushed to `out`, in order), after
     /// [`Judge::day`] of that day (its surprises in `scratch`): each session is judged as a day
     /// of its own keys with the surprises they had in the whole day (the model reads the day
-    /// from its start), its volume against its own length.
+    /// from its start), its volume against its own length. `per_key` is scratch.
     fn sessions(
         &self,
         (user, day): (u32, i64),
         keys: &[KeyId],
         sessions: &[Session],
         scratch: &mut Scratch,
+        per_key: &mut Vec<(KeyId, f64, u32)>,
         out: &mut Vec<f64>,
     ) {
-        let mut per_key = Vec::new();
         let Scratch {
             surprises,
             counts,
@@ -1092,7 +1092,7 @@ impl Judge<'_> {
         // A test day's counts are empty: nothing of the day is left out of the habits.
         for (_, r) in spans(sessions, keys.len()) {
             let (keys, surprises) = (&keys[r.clone()], &surprises[r]);
-            out.push(self.evidence_of(user, day, keys, surprises, counts, tally, &mut per_key));
+            out.push(self.evidence_of(user, day, keys, surprises, counts, tally, per_key));
         }
     }
 
@@ -1215,7 +1215,14 @@ fn evidence_all(
                         }
                         match sessions_of(sessions, k.0, k.1) {
                             s @ ([] | [_]) => out.extend(s.iter().map(|_| raw)),
-                            s => judge.sessions(**k, &d.keys, s, &mut scratch, &mut out),
+                            s => judge.sessions(
+                                **k,
+                                &d.keys,
+                                s,
+                                &mut scratch,
+                                &mut per_key,
+                                &mut out,
+                            ),
                         }
                     }
                     (days, out)
