@@ -7,8 +7,11 @@
 
 use super::activity::BadRow;
 use super::time;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// The fewest members of a unit leaving in one month that make a layoff ([`Org::laid_off`]).
+pub const LAYOFF_LEAVERS: usize = 3;
 
 /// One employee, as the snapshots describe them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +56,37 @@ impl Org {
         let (y, m): (i64, u32) = (y.parse().ok()?, m.parse().ok()?);
         let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
         Some(time::days_from_civil(y, m, 1) * time::DAY)
+    }
+
+    /// The users whose departure ([`Org::departure`]) was one of a layoff: at least
+    /// [`LAYOFF_LEAVERS`] of their unit (the last one they were in), and at least a third of
+    /// it, left in the same month. By chance this is rare: in a team of seven where one person
+    /// in a hundred leaves in a month, three leave in the same month about once in twenty
+    /// thousand team-months.
+    pub fn laid_off(&self) -> BTreeSet<&str> {
+        let mut units: BTreeMap<&str, Vec<(&str, Option<i64>)>> = BTreeMap::new();
+        for (id, e) in &self.employees {
+            let members = units.entry(e.unit.as_str()).or_default();
+            members.push((id.as_str(), self.departure(id)));
+        }
+        let mut out = BTreeSet::new();
+        for members in units.values() {
+            let mut left: BTreeMap<i64, usize> = BTreeMap::new();
+            for d in members.iter().filter_map(|m| m.1) {
+                *left.entry(d).or_default() += 1;
+            }
+            let layoff = |d: i64| {
+                let n = left.get(&d).copied().unwrap_or(0);
+                n >= LAYOFF_LEAVERS && n * 3 >= members.len()
+            };
+            out.extend(
+                members
+                    .iter()
+                    .filter(|m| m.1.is_some_and(layoff))
+                    .map(|m| m.0),
+            );
+        }
+        out
     }
 
     /// The user id of an e-mail address, when it is an employee's.
@@ -397,6 +431,55 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("LDAP")
+        );
+    }
+
+    #[test]
+    fn a_layoff_is_a_third_of_a_unit_and_three_people_leaving_in_one_month() {
+        let d = tempfile::tempdir().unwrap();
+        let header = "employee_name,user_id,email,role,business_unit,functional_unit,department,team,supervisor\n";
+        // Unit A: six people, three leave after January (a layoff); unit B: ten people, three
+        // leave (under a third); unit C: three people, two leave (fewer than three).
+        let row = |unit: &str, n: usize| {
+            format!(
+                "P {unit}{n},{unit}{n:04},{unit}{n}@dtaa.com,Staff,1,2 - Sales,1 - East,{unit},\n"
+            )
+        };
+        let month = |stay: &dyn Fn(&str, usize) -> bool| {
+            let mut text = header.to_string();
+            for (unit, size) in [("AAA", 6), ("BBB", 10), ("CCC", 3)] {
+                for n in 0..size {
+                    if stay(unit, n) {
+                        text += &row(unit, n);
+                    }
+                }
+            }
+            text
+        };
+        write(d.path(), "LDAP/2010-01.csv", &month(&|_, _| true));
+        let later = month(&|unit, n| match unit {
+            "AAA" | "BBB" => n >= 3,
+            _ => n >= 2,
+        });
+        write(d.path(), "LDAP/2010-02.csv", &later);
+        // One more of unit A leaves a month later, on their own.
+        let last = month(&|unit, n| match unit {
+            "AAA" => n >= 3 && n != 5,
+            "BBB" => n >= 3,
+            _ => n >= 2,
+        });
+        write(d.path(), "LDAP/2010-03.csv", &last);
+        write(d.path(), "LDAP/2010-04.csv", &last);
+        let org = read_ldap(d.path()).unwrap();
+        assert_eq!(
+            org.departure("AAA0000"),
+            time::parse_date("2010-02-01"),
+            "missing from February"
+        );
+        assert_eq!(
+            org.laid_off(),
+            BTreeSet::from(["AAA0000", "AAA0001", "AAA0002"]),
+            "not who stayed or left later, not three of ten, not two of three"
         );
     }
 

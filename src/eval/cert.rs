@@ -8,8 +8,9 @@
 //! ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's 99th
 //! percentile, weighted up for keys few users had and for keys that are signs of a CERT scenario,
 //! acts more than visits to sites ([`key_weights`]) and acts more still in a leaver's last weeks
-//! ([`LEAVING_WEIGHT`], departures from LDAP), plus how far the count that day of each
-//! surprising key, and of each act surprising or not, is above the user's own rate ([`volume`]).
+//! ([`LEAVING_WEIGHT`], departures from LDAP; more again after a layoff, [`LAYOFF_WEIGHT`]),
+//! plus how far the count that day of each surprising key, and of each act surprising or not,
+//! is above the user's own rate ([`volume`]).
 //! A day's score is that evidence above the user's own baseline mean, a session's the same of
 //! its own keys, and a user's score the sum of their test days' scores above 1 plus their
 //! highest day or top [`incident`], whichever is more; a user-day's alert level adds the user's
@@ -918,9 +919,10 @@ struct Judge<'a> {
     weights: Vec<f64>,
     /// Whether each key is an act ([`is_act`]), by key id - 1.
     acts: Vec<bool>,
-    /// Each user's departure (day number, from LDAP: the first month they are missing from),
+    /// Each user's departure (day number, from LDAP: the first month they are missing from)
+    /// and how much more their acts weigh before it ([`LEAVING_WEIGHT`], [`LAYOFF_WEIGHT`]),
     /// by user index.
-    departures: Vec<Option<i64>>,
+    departures: Vec<Option<(i64, f64)>>,
 }
 
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
@@ -959,6 +961,14 @@ const LEAVING_DAYS: i64 = 60;
 /// 3: the same as 2. Without this but with the volume of acts (at 0.3), 0.98 / 0.98 / 0.92 on
 /// 2002 / 3003 / 8338: both are needed.
 const LEAVING_WEIGHT: f64 = 2.0;
+
+/// The same for a leaver whose departure was one of a layoff ([`Org::laid_off`]: a third of
+/// their unit, three people at least, gone in the same month): scenario 5's insider is "a
+/// member of a group decimated by layoffs", and being let go is a motive a voluntary departure
+/// lacks. In a deployment, HR's list of who is being let go. Only the laid-off themselves:
+/// weighing the acts of their colleagues who stayed as well raised benign ones above a
+/// scenario 5 insider whose layoff came after the data's end. BENCHMARKS.md, sixth round.
+const LAYOFF_WEIGHT: f64 = 6.0;
 
 /// How much more a key that is a sign of a CERT scenario ([`signature`]) but only a visit to a
 /// site (a job, hacking or leak site browsed) weighs in a day's evidence than a key that is only
@@ -1109,17 +1119,16 @@ impl Judge<'_> {
         tally: &mut Vec<(KeyId, u32, bool)>,
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
-        let leaving = self
-            .departures
-            .get(user as usize)
-            .copied()
-            .flatten()
-            .is_some_and(|d| day >= self.split && (d - LEAVING_DAYS..d).contains(&day));
+        // A leaver's last days (test days only).
+        let context = match self.departures.get(user as usize).copied().flatten() {
+            Some((d, w)) if day >= self.split && (d - LEAVING_DAYS..d).contains(&day) => w,
+            _ => 1.0,
+        };
         let weight = |k: KeyId| {
             let i = k as usize - 1;
             let w = self.weights.get(i).copied().unwrap_or(1.0);
-            if leaving && self.acts.get(i).copied().unwrap_or(false) {
-                w * LEAVING_WEIGHT
+            if self.acts.get(i).copied().unwrap_or(false) {
+                w * context
             } else {
                 w
             }
@@ -1343,11 +1352,20 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             .zip(&read.lines)
             .map(|(&s, l)| is_act(s, l))
             .collect(),
-        departures: read
-            .users
-            .iter()
-            .map(|u| org.departure(u).map(|t| t.div_euclid(time::DAY)))
-            .collect(),
+        departures: {
+            let laid_off = org.laid_off();
+            read.users
+                .iter()
+                .map(|u| {
+                    let w = if laid_off.contains(u.as_str()) {
+                        LAYOFF_WEIGHT
+                    } else {
+                        LEAVING_WEIGHT
+                    };
+                    org.departure(u).map(|t| (t.div_euclid(time::DAY), w))
+                })
+                .collect()
+        },
         signs,
     }
     .with_floor(&baseline, &read.days);
@@ -2322,9 +2340,9 @@ mod tests {
     }
 
     #[test]
-    fn an_act_counts_by_its_volume_and_weighs_more_before_leaving() {
+    fn an_act_counts_by_its_volume_and_weighs_more_before_leaving_or_a_layoff() {
         // Keys: 1 logon, 2 a file opened, 3 a copy to a thumb drive at one's own PC (an act),
-        // 4 logoff. Both users copy twice a day in the baseline (days 0 to 19).
+        // 4 logoff. All three users copy twice a day in the baseline (days 0 to 19).
         let lines: Vec<String> = [
             "logon own work",
             "file-open own work",
@@ -2334,7 +2352,9 @@ mod tests {
         .map(String::from)
         .to_vec();
         let usual = day(&[1, 2, 3, 2, 3, 2, 4]);
-        let days: Vec<(u32, &Day)> = (0..20).flat_map(|_| [(0, &usual), (1, &usual)]).collect();
+        let days: Vec<(u32, &Day)> = (0..20)
+            .flat_map(|_| [(0, &usual), (1, &usual), (2, &usual)])
+            .collect();
         let habits = Habits::of(days.iter().copied(), kinds(&lines));
         let sessions: Vec<Vec<KeyId>> = (0..40).map(|_| usual.keys.clone()).collect();
         let cfg = TrainConfig {
@@ -2363,7 +2383,7 @@ mod tests {
                 .zip(&lines)
                 .map(|(&s, l)| is_act(s, l))
                 .collect(),
-            departures: vec![None, Some(90)],
+            departures: vec![None, Some((90, LEAVING_WEIGHT)), Some((90, LAYOFF_WEIGHT))],
             signs,
         };
         let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
@@ -2392,6 +2412,18 @@ mod tests {
         assert!((score(1, 89, &many).0 - leaving).abs() < 1e-9);
         assert!((score(1, 89 - LEAVING_DAYS, &many).0 - s0).abs() < 1e-9);
         assert!((score(1, 90, &many).0 - s0).abs() < 1e-9);
+        // User 2 is laid off on day 90: the same window weighs LAYOFF_WEIGHT.
+        let layoff = score(2, 89, &many).0;
+        assert!((layoff - LAYOFF_WEIGHT * s0).abs() < 1e-9, "{layoff} {s0}");
+        assert!((score(2, 89 - LEAVING_DAYS, &many).0 - s0).abs() < 1e-9);
+        // A baseline day is never weighed up, even inside the window.
+        let early = Judge {
+            departures: vec![None, None, Some((30, LAYOFF_WEIGHT))],
+            ..judge
+        };
+        let mut score =
+            |user, day, keys: &[KeyId]| early.day(user, day, keys, &mut scratch, &mut per_key);
+        assert!((score(2, 19, &many) - score(0, 19, &many)).abs() < 1e-9);
     }
 
     #[test]
