@@ -29,8 +29,9 @@ use crate::keys::KeyId;
 use crate::model::infer::Scorer;
 use crate::model::train::{TrainConfig, TrainError, train};
 use crate::model::{SplitMix, Vocabulary};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -923,6 +924,8 @@ struct Judge<'a> {
     /// and how much more their acts weigh before it ([`LEAVING_WEIGHT`], [`LAYOFF_WEIGHT`]),
     /// by user index.
     departures: Vec<Option<(i64, f64)>>,
+    /// The test days on which a user is job hunting ([`hunting_days`]).
+    hunting: FxHashSet<(u32, i64)>,
 }
 
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
@@ -969,6 +972,24 @@ const LEAVING_WEIGHT: f64 = 2.0;
 /// weighing the acts of their colleagues who stayed as well raised benign ones above a
 /// scenario 5 insider whose layoff came after the data's end. BENCHMARKS.md, sixth round.
 const LAYOFF_WEIGHT: f64 = 6.0;
+
+/// A user is job hunting on a test day when they visited job sites on at least
+/// [`HUNTING_VISITS`] days of the last [`HUNTING_DAYS`] ([`hunting_days`]).
+const HUNTING_DAYS: i64 = 30;
+
+/// See [`HUNTING_DAYS`]. Two: the scenario-2 insider missed on seed 9339 went to listed job
+/// boards on three days in four weeks (and to boards the lists do not know on five more).
+const HUNTING_VISITS: usize = 2;
+
+/// How much more an act weighs while the user is job hunting ([`hunting_days`]): someone job
+/// hunting is likely to leave, whether or not HR knows yet, and scenario 2 is a job hunt with
+/// data taken along; a departure in LDAP comes only after the act, or after the data's end.
+/// Measured on seed 9339 (scenario 2's insider there: a habitual thumb-drive user copying four
+/// times their usual while job hunting, leaving after the data ends), benign users above them:
+/// none 22, two visits ×2 11, three visits ×2 18, three visits ×3 14, two visits ×3 4; two
+/// visits ×3 kept detection at 1% FPR at 1.00 on the fifteen other sets. BENCHMARKS.md, sixth
+/// round.
+const HUNTING_WEIGHT: f64 = 3.0;
 
 /// How much more a key that is a sign of a CERT scenario ([`signature`]) but only a visit to a
 /// site (a job, hacking or leak site browsed) weighs in a day's evidence than a key that is only
@@ -1024,6 +1045,46 @@ fn key_weights(signs: &[u8], lines: &[String], habits: &Habits) -> Vec<f64> {
             habits.rarity(i as KeyId + 1) * threat
         })
         .collect()
+}
+
+/// Whether a key line is a visit to a job site ([`reading`] one).
+fn job_site(line: &str) -> bool {
+    reading(line) && line.split(' ').any(|w| w == "job")
+}
+
+/// The test days (from `split`) on which a user is job hunting: they visited job sites on at
+/// least [`HUNTING_VISITS`] days of the last [`HUNTING_DAYS`], that day included, and such
+/// visits were not their habit (on fewer than one baseline day in twenty: HR staff visit job
+/// boards every week). `all` is in (user, day) order; `job` says which keys are
+/// [`job_site`]s, by key id - 1.
+fn hunting_days(all: &[(&(u32, i64), &Day)], job: &[bool], split: i64) -> FxHashSet<(u32, i64)> {
+    let visits = |d: &Day| {
+        d.keys
+            .iter()
+            .any(|k| job.get(*k as usize - 1).copied().unwrap_or(false))
+    };
+    let mut out = FxHashSet::default();
+    let mut recent: VecDeque<i64> = VecDeque::new();
+    for user in all.chunk_by(|a, b| a.0.0 == b.0.0) {
+        let baseline = user.partition_point(|(k, _)| k.1 < split);
+        let habit = user[..baseline].iter().filter(|(_, d)| visits(d)).count();
+        if habit * 20 >= baseline.max(1) {
+            continue;
+        }
+        recent.clear();
+        for (k, d) in &user[baseline..] {
+            if visits(d) {
+                recent.push_back(k.1);
+            }
+            while recent.front().is_some_and(|&f| f <= k.1 - HUNTING_DAYS) {
+                recent.pop_front();
+            }
+            if recent.len() >= HUNTING_VISITS {
+                out.insert(**k);
+            }
+        }
+    }
+    out
 }
 
 impl Judge<'_> {
@@ -1119,10 +1180,15 @@ impl Judge<'_> {
         tally: &mut Vec<(KeyId, u32, bool)>,
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
-        // A leaver's last days (test days only).
-        let context = match self.departures.get(user as usize).copied().flatten() {
+        // A leaver's last days (test days only), a job hunt's.
+        let leaving = match self.departures.get(user as usize).copied().flatten() {
             Some((d, w)) if day >= self.split && (d - LEAVING_DAYS..d).contains(&day) => w,
             _ => 1.0,
+        };
+        let context = if self.hunting.contains(&(user, day)) {
+            leaving.max(HUNTING_WEIGHT)
+        } else {
+            leaving
         };
         let weight = |k: KeyId| {
             let i = k as usize - 1;
@@ -1365,6 +1431,10 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
                     org.departure(u).map(|t| (t.div_euclid(time::DAY), w))
                 })
                 .collect()
+        },
+        hunting: {
+            let job: Vec<bool> = read.lines.iter().map(|l| job_site(l)).collect();
+            hunting_days(&all, &job, split)
         },
         signs,
     }
@@ -2384,6 +2454,7 @@ mod tests {
                 .map(|(&s, l)| is_act(s, l))
                 .collect(),
             departures: vec![None, Some((90, LEAVING_WEIGHT)), Some((90, LAYOFF_WEIGHT))],
+            hunting: FxHashSet::from_iter([(0, 30), (1, 89)]),
             signs,
         };
         let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
@@ -2409,9 +2480,17 @@ mod tests {
             (leaving - LEAVING_WEIGHT * s0).abs() < 1e-9,
             "{leaving} {s0}"
         );
-        assert!((score(1, 89, &many).0 - leaving).abs() < 1e-9);
+        assert!((score(1, 88, &many).0 - leaving).abs() < 1e-9);
         assert!((score(1, 89 - LEAVING_DAYS, &many).0 - s0).abs() < 1e-9);
         assert!((score(1, 90, &many).0 - s0).abs() < 1e-9);
+        // User 0 job hunting on day 30 weighs HUNTING_WEIGHT; user 1 too, on their last day,
+        // the larger of the two weights.
+        let hunting = score(0, 30, &many).0;
+        assert!(
+            (hunting - HUNTING_WEIGHT * s0).abs() < 1e-9,
+            "{hunting} {s0}"
+        );
+        assert!((score(1, 89, &many).0 - hunting).abs() < 1e-9);
         // User 2 is laid off on day 90: the same window weighs LAYOFF_WEIGHT.
         let layoff = score(2, 89, &many).0;
         assert!((layoff - LAYOFF_WEIGHT * s0).abs() < 1e-9, "{layoff} {s0}");
@@ -2419,11 +2498,36 @@ mod tests {
         // A baseline day is never weighed up, even inside the window.
         let early = Judge {
             departures: vec![None, None, Some((30, LAYOFF_WEIGHT))],
+            hunting: FxHashSet::default(),
             ..judge
         };
         let mut score =
             |user, day, keys: &[KeyId]| early.day(user, day, keys, &mut scratch, &mut per_key);
         assert!((score(2, 19, &many) - score(0, 19, &many)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_job_hunt_is_two_days_of_job_sites_in_thirty_unless_a_habit() {
+        // Key 1: a job site; key 2: anything else. The split is day 100.
+        let lines = ["http job own work", "http other own work"].map(String::from);
+        let job: Vec<bool> = lines.iter().map(|l| job_site(l)).collect();
+        assert_eq!(job, [true, false]);
+        let (site, other) = (day(&[2, 1, 2]), day(&[2, 2]));
+        // User 0: never in the baseline; job sites on days 110, 130 and 170.
+        // User 1: job sites on every tenth baseline day (a habit), then the same as user 0.
+        let mut days: Vec<((u32, i64), &Day)> = Vec::new();
+        for user in 0..2u32 {
+            for d in 0..200i64 {
+                let visit = matches!(d, 110 | 130 | 170) || (user == 1 && d < 100 && d % 10 == 0);
+                days.push(((user, d), if visit { &site } else { &other }));
+            }
+        }
+        let all: Vec<(&(u32, i64), &Day)> = days.iter().map(|(k, d)| (k, *d)).collect();
+        let hunting = hunting_days(&all, &job, 100);
+        // From the second visit until the first leaves the last thirty days (day 140); one
+        // visit alone (day 170) is not a hunt.
+        let expected: FxHashSet<(u32, i64)> = (130..140).map(|d| (0, d)).collect();
+        assert_eq!(hunting, expected);
     }
 
     #[test]
