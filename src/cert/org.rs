@@ -60,31 +60,34 @@ impl Org {
 
     /// The users whose departure ([`Org::departure`]) was one of a layoff: at least
     /// [`LAYOFF_LEAVERS`] of their unit (the last one they were in), and at least a third of
-    /// it, left in the same month. By chance this is rare: in a team of seven where one person
-    /// in a hundred leaves in a month, three leave in the same month about once in twenty
-    /// thousand team-months.
+    /// those in it that month, left in the same month. By chance this is rare: in a team of
+    /// seven where one person in a hundred leaves in a month, three leave in the same month
+    /// about once in thirty thousand team-months.
     pub fn laid_off(&self) -> BTreeSet<&str> {
-        let mut units: BTreeMap<&str, Vec<(&str, Option<i64>)>> = BTreeMap::new();
+        let mut units: BTreeMap<&str, Vec<(&str, &Employee)>> = BTreeMap::new();
         for (id, e) in &self.employees {
-            let members = units.entry(e.unit.as_str()).or_default();
-            members.push((id.as_str(), self.departure(id)));
+            units.entry(e.unit.as_str()).or_default().push((id, e));
         }
         let mut out = BTreeSet::new();
         for members in units.values() {
-            let mut left: BTreeMap<i64, usize> = BTreeMap::new();
-            for d in members.iter().filter_map(|m| m.1) {
-                *left.entry(d).or_default() += 1;
+            // The leavers by their last month, the unit's size by month.
+            let mut left: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for (id, e) in members {
+                if self.departure(id).is_some() {
+                    left.entry(e.last_month.as_str()).or_default().push(id);
+                }
             }
-            let layoff = |d: i64| {
-                let n = left.get(&d).copied().unwrap_or(0);
-                n >= LAYOFF_LEAVERS && n * 3 >= members.len()
-            };
-            out.extend(
-                members
+            for (month, ids) in left {
+                let size = members
                     .iter()
-                    .filter(|m| m.1.is_some_and(layoff))
-                    .map(|m| m.0),
-            );
+                    .filter(|(_, e)| {
+                        e.first_month.as_str() <= month && month <= e.last_month.as_str()
+                    })
+                    .count();
+                if ids.len() >= LAYOFF_LEAVERS && ids.len() * 3 >= size {
+                    out.extend(ids);
+                }
+            }
         }
         out
     }
@@ -438,8 +441,10 @@ mod tests {
     fn a_layoff_is_a_third_of_a_unit_and_three_people_leaving_in_one_month() {
         let d = tempfile::tempdir().unwrap();
         let header = "employee_name,user_id,email,role,business_unit,functional_unit,department,team,supervisor\n";
-        // Unit A: six people, three leave after January (a layoff); unit B: ten people, three
-        // leave (under a third); unit C: three people, two leave (fewer than three).
+        // Three leave after January from each unit: A has six people (a layoff); B ten (under a
+        // third); C three, of whom only two leave (fewer than three); D nine (a third exactly);
+        // E six then, four more hired in February (a third of those there in January, though
+        // under a third of everyone it ever had).
         let row = |unit: &str, n: usize| {
             format!(
                 "P {unit}{n},{unit}{n:04},{unit}{n}@dtaa.com,Staff,1,2 - Sales,1 - East,{unit},\n"
@@ -447,7 +452,7 @@ mod tests {
         };
         let month = |stay: &dyn Fn(&str, usize) -> bool| {
             let mut text = header.to_string();
-            for (unit, size) in [("AAA", 6), ("BBB", 10), ("CCC", 3)] {
+            for (unit, size) in [("AAA", 6), ("BBB", 10), ("CCC", 3), ("DDD", 9), ("EEE", 10)] {
                 for n in 0..size {
                     if stay(unit, n) {
                         text += &row(unit, n);
@@ -456,29 +461,36 @@ mod tests {
             }
             text
         };
-        write(d.path(), "LDAP/2010-01.csv", &month(&|_, _| true));
-        let later = month(&|unit, n| match unit {
-            "AAA" | "BBB" => n >= 3,
-            _ => n >= 2,
-        });
-        write(d.path(), "LDAP/2010-02.csv", &later);
+        write(
+            d.path(),
+            "LDAP/2010-01.csv",
+            &month(&|unit, n| unit != "EEE" || n < 6),
+        );
+        let later = |also: Option<usize>| {
+            month(&move |unit, n| match unit {
+                "CCC" => n >= 2,
+                "AAA" => n >= 3 && Some(n) != also,
+                _ => n >= 3,
+            })
+        };
+        write(d.path(), "LDAP/2010-02.csv", &later(None));
         // One more of unit A leaves a month later, on their own.
-        let last = month(&|unit, n| match unit {
-            "AAA" => n >= 3 && n != 5,
-            "BBB" => n >= 3,
-            _ => n >= 2,
-        });
-        write(d.path(), "LDAP/2010-03.csv", &last);
-        write(d.path(), "LDAP/2010-04.csv", &last);
+        write(d.path(), "LDAP/2010-03.csv", &later(Some(5)));
+        write(d.path(), "LDAP/2010-04.csv", &later(Some(5)));
         let org = read_ldap(d.path()).unwrap();
         assert_eq!(
             org.departure("AAA0000"),
             time::parse_date("2010-02-01"),
             "missing from February"
         );
+        let expected: BTreeSet<&str> = ["AAA", "DDD", "EEE"]
+            .iter()
+            .flat_map(|u| (0..3).map(move |n| format!("{u}{n:04}")))
+            .map(|id| org.employees.get_key_value(&id).unwrap().0.as_str())
+            .collect();
         assert_eq!(
             org.laid_off(),
-            BTreeSet::from(["AAA0000", "AAA0001", "AAA0002"]),
+            expected,
             "not who stayed or left later, not three of ten, not two of three"
         );
     }

@@ -8,8 +8,8 @@
 //! ([`Habits`]); a day's evidence sums, over its keys, the surprise above the baseline's 99th
 //! percentile, weighted up for keys few users had and for keys that are signs of a CERT scenario,
 //! acts more than visits to sites ([`key_weights`]) and acts more still in a leaver's last weeks
-//! ([`LEAVING_WEIGHT`], departures from LDAP; more again after a layoff, [`LAYOFF_WEIGHT`]),
-//! plus how far the count that day of each surprising key, and of each act surprising or not,
+//! ([`LEAVING_WEIGHT`], departures from LDAP; more again before a layoff, [`LAYOFF_WEIGHT`])
+//! or while the user is job hunting ([`HUNTING_WEIGHT`]), plus how far the count that day of each surprising key, and of each act surprising or not,
 //! is above the user's own rate ([`volume`]).
 //! A day's score is that evidence above the user's own baseline mean, a session's the same of
 //! its own keys, and a user's score the sum of their test days' scores above 1 plus their
@@ -970,11 +970,16 @@ const LEAVING_WEIGHT: f64 = 2.0;
 /// member of a group decimated by layoffs", and being let go is a motive a voluntary departure
 /// lacks. In a deployment, HR's list of who is being let go. Only the laid-off themselves:
 /// weighing the acts of their colleagues who stayed as well raised benign ones above a
-/// scenario 5 insider whose layoff came after the data's end. BENCHMARKS.md, sixth round.
+/// scenario 5 insider whose layoff came after the data's end (8228). On the thirteen sets of
+/// the fifth round, detection at 1% FPR was 1.00 on all with 6 or 10 and on all but 9229 with
+/// 4 (one scenario 5 insider, 10 benign users above them); with [`HUNTING_WEIGHT`] as well, 4
+/// left 9229 at 14 above. The price, on a set generated after the choice (9779): a benign
+/// laid-off user's after-hours cloud upload in their last weeks rises above a scenario 4
+/// insider. BENCHMARKS.md, sixth round.
 const LAYOFF_WEIGHT: f64 = 6.0;
 
 /// A user is job hunting on a test day when they visited job sites on at least
-/// [`HUNTING_VISITS`] days of the last [`HUNTING_DAYS`] ([`hunting_days`]).
+/// [`HUNTING_VISITS`] test days of the last [`HUNTING_DAYS`] ([`hunting_days`]).
 const HUNTING_DAYS: i64 = 30;
 
 /// See [`HUNTING_DAYS`]. Two: the scenario-2 insider missed on seed 9339 went to listed job
@@ -983,12 +988,15 @@ const HUNTING_VISITS: usize = 2;
 
 /// How much more an act weighs while the user is job hunting ([`hunting_days`]): someone job
 /// hunting is likely to leave, whether or not HR knows yet, and scenario 2 is a job hunt with
-/// data taken along; a departure in LDAP comes only after the act, or after the data's end.
+/// data taken along; a departure in LDAP comes only after the act, or after the data's end. A
+/// leaver who hunts gets the larger of this and their leaving weight: one reason to leave, not
+/// two.
 /// Measured on seed 9339 (scenario 2's insider there: a habitual thumb-drive user copying four
 /// times their usual while job hunting, leaving after the data ends), benign users above them:
-/// none 22, two visits ×2 11, three visits ×2 18, three visits ×3 14, two visits ×3 4; two
-/// visits ×3 kept detection at 1% FPR at 1.00 on the fifteen other sets. BENCHMARKS.md, sixth
-/// round.
+/// none 22, two visits ×2 11, three visits ×2 18, three visits ×3 14, two visits ×3 4. Two
+/// visits ×3 kept detection at 1% FPR at 1.00 on the fifteen other sets then, and on a set
+/// generated after the choice (9669) found a scenario 2 insider missed without it (17 benign
+/// users above them with the layoff weight alone, 5 with both). BENCHMARKS.md, sixth round.
 const HUNTING_WEIGHT: f64 = 3.0;
 
 /// How much more a key that is a sign of a CERT scenario ([`signature`]) but only a visit to a
@@ -1053,10 +1061,11 @@ fn job_site(line: &str) -> bool {
 }
 
 /// The test days (from `split`) on which a user is job hunting: they visited job sites on at
-/// least [`HUNTING_VISITS`] days of the last [`HUNTING_DAYS`], that day included, and such
-/// visits were not their habit (on fewer than one baseline day in twenty: HR staff visit job
-/// boards every week). `all` is in (user, day) order; `job` says which keys are
-/// [`job_site`]s, by key id - 1.
+/// least [`HUNTING_VISITS`] test days of the last [`HUNTING_DAYS`], that day included (the
+/// baseline's visits are the habit, below, not the hunt), and such visits were not their habit
+/// (on fewer than one baseline day in twenty: HR staff visit job boards every week; a user
+/// hired after the split has no habit to show). `all` is in (user, day) order; `job` says
+/// which keys are [`job_site`]s, by key id - 1.
 fn hunting_days(all: &[(&(u32, i64), &Day)], job: &[bool], split: i64) -> FxHashSet<(u32, i64)> {
     let visits = |d: &Day| {
         d.keys
@@ -1180,7 +1189,8 @@ impl Judge<'_> {
         tally: &mut Vec<(KeyId, u32, bool)>,
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
-        // A leaver's last days (test days only), a job hunt's.
+        // A leaver's last days (test days only), a job hunt's: the larger weight, as both say
+        // the user may be leaving.
         let leaving = match self.departures.get(user as usize).copied().flatten() {
             Some((d, w)) if day >= self.split && (d - LEAVING_DAYS..d).contains(&day) => w,
             _ => 1.0,
@@ -2454,7 +2464,7 @@ mod tests {
                 .map(|(&s, l)| is_act(s, l))
                 .collect(),
             departures: vec![None, Some((90, LEAVING_WEIGHT)), Some((90, LAYOFF_WEIGHT))],
-            hunting: FxHashSet::from_iter([(0, 30), (1, 89)]),
+            hunting: FxHashSet::from_iter([(0, 30), (1, 89), (2, 89)]),
             signs,
         };
         let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
@@ -2483,15 +2493,16 @@ mod tests {
         assert!((score(1, 88, &many).0 - leaving).abs() < 1e-9);
         assert!((score(1, 89 - LEAVING_DAYS, &many).0 - s0).abs() < 1e-9);
         assert!((score(1, 90, &many).0 - s0).abs() < 1e-9);
-        // User 0 job hunting on day 30 weighs HUNTING_WEIGHT; user 1 too, on their last day,
-        // the larger of the two weights.
+        // User 0 job hunting on day 30 weighs HUNTING_WEIGHT; user 1 too, on their last day:
+        // the larger of the two weights, not their product.
         let hunting = score(0, 30, &many).0;
         assert!(
             (hunting - HUNTING_WEIGHT * s0).abs() < 1e-9,
             "{hunting} {s0}"
         );
         assert!((score(1, 89, &many).0 - hunting).abs() < 1e-9);
-        // User 2 is laid off on day 90: the same window weighs LAYOFF_WEIGHT.
+        // User 2 is laid off on day 90: the same window weighs LAYOFF_WEIGHT, job hunting or
+        // not (day 89).
         let layoff = score(2, 89, &many).0;
         assert!((layoff - LAYOFF_WEIGHT * s0).abs() < 1e-9, "{layoff} {s0}");
         assert!((score(2, 89 - LEAVING_DAYS, &many).0 - s0).abs() < 1e-9);
@@ -2513,20 +2524,46 @@ mod tests {
         let job: Vec<bool> = lines.iter().map(|l| job_site(l)).collect();
         assert_eq!(job, [true, false]);
         let (site, other) = (day(&[2, 1, 2]), day(&[2, 2]));
-        // User 0: never in the baseline; job sites on days 110, 130 and 170.
-        // User 1: job sites on every tenth baseline day (a habit), then the same as user 0.
-        let mut days: Vec<((u32, i64), &Day)> = Vec::new();
-        for user in 0..2u32 {
-            for d in 0..200i64 {
-                let visit = matches!(d, 110 | 130 | 170) || (user == 1 && d < 100 && d % 10 == 0);
-                days.push(((user, d), if visit { &site } else { &other }));
-            }
-        }
+        let weekday = |d: i64| d % 7 < 5;
+        // (user, its days, the days it visits job sites on).
+        let users: [(u32, Vec<i64>, Vec<i64>); 6] = [
+            // One visit, late: nothing, and nothing carried to the next user.
+            (0, (0..200).filter(|&d| weekday(d)).collect(), vec![190]),
+            // One visit: nothing.
+            (1, (0..200).filter(|&d| weekday(d)).collect(), vec![101]),
+            // Two visits 21 days apart, on weekdays only: a hunt from the second visit until
+            // the first is thirty days old (day 138), whatever the count of days between.
+            (
+                2,
+                (0..200).filter(|&d| weekday(d)).collect(),
+                vec![108, 129],
+            ),
+            // Five baseline days in a hundred: a habit, no hunt.
+            (3, (0..200).collect(), vec![0, 20, 40, 60, 80, 108, 129]),
+            // Four in a hundred: not a habit.
+            (4, (0..200).collect(), vec![0, 20, 40, 60, 108, 129]),
+            // Hired after the split: no habit to have.
+            (5, (100..200).collect(), vec![108, 129]),
+        ];
+        let days: Vec<((u32, i64), &Day)> = users
+            .iter()
+            .flat_map(|(u, days, visits)| {
+                days.iter()
+                    .map(|&d| ((*u, d), if visits.contains(&d) { &site } else { &other }))
+            })
+            .collect();
         let all: Vec<(&(u32, i64), &Day)> = days.iter().map(|(k, d)| (k, *d)).collect();
         let hunting = hunting_days(&all, &job, 100);
-        // From the second visit until the first leaves the last thirty days (day 140); one
-        // visit alone (day 170) is not a hunt.
-        let expected: FxHashSet<(u32, i64)> = (130..140).map(|d| (0, d)).collect();
+        let mut expected: FxHashSet<(u32, i64)> = FxHashSet::default();
+        for (u, days, _) in &users {
+            if matches!(u, 2 | 4 | 5) {
+                expected.extend(
+                    days.iter()
+                        .filter(|d| (129..138).contains(*d))
+                        .map(|&d| (*u, d)),
+                );
+            }
+        }
         assert_eq!(hunting, expected);
     }
 
