@@ -9,8 +9,9 @@
 //! percentile, weighted up for keys few users had and for keys that are signs of a CERT scenario,
 //! acts more than visits to sites ([`key_weights`]) and acts more still in a leaver's last weeks
 //! ([`LEAVING_WEIGHT`], departures from LDAP; more again before a layoff, [`LAYOFF_WEIGHT`])
-//! or while the user is job hunting ([`HUNTING_WEIGHT`]), plus how far the count that day of each surprising key, and of each act surprising or not,
-//! is above the user's own rate ([`volume`]).
+//! or while the user is job hunting ([`HUNTING_WEIGHT`]), plus how far the count that day of
+//! each surprising key, and of each act surprising or not, is above the user's own rate
+//! ([`volume`]).
 //! A day's score is that evidence above the user's own baseline mean, a session's the same of
 //! its own keys, and a user's score the sum of their test days' scores above 1 plus their
 //! highest day or top [`incident`], whichever is more; a user-day's alert level adds the user's
