@@ -314,6 +314,13 @@ fn middle(first: i64, last: i64) -> i64 {
     (first.div_euclid(time::DAY) + last.div_euclid(time::DAY) + 1) / 2
 }
 
+impl Read {
+    /// A session's PC name.
+    fn pc(&self, s: &Session) -> Option<&str> {
+        self.names.get(s.pc as usize).map(String::as_str)
+    }
+}
+
 fn read(cfg: &CertEval, org: &Org) -> Result<Read, CertEvalError> {
     let started = Instant::now();
     let data = &cfg.data;
@@ -1098,6 +1105,11 @@ fn hunting_days(all: &[(&(u32, i64), &Day)], job: &[bool], split: i64) -> FxHash
 }
 
 impl Judge<'_> {
+    /// Whether key `k` is an act ([`is_act`]).
+    fn act(&self, k: KeyId) -> bool {
+        self.acts.get(k as usize - 1).copied().unwrap_or(false)
+    }
+
     /// One day's keys with their personal surprise ([`Habits`]); a baseline day (before the
     /// split) is judged without its own keys (`scratch.counts`, left for [`Judge::day`]).
     fn surprises(&self, user: u32, day: i64, keys: &[KeyId], scratch: &mut Scratch) {
@@ -1202,13 +1214,8 @@ impl Judge<'_> {
             leaving
         };
         let weight = |k: KeyId| {
-            let i = k as usize - 1;
-            let w = self.weights.get(i).copied().unwrap_or(1.0);
-            if self.acts.get(i).copied().unwrap_or(false) {
-                w * context
-            } else {
-                w
-            }
+            let w = self.weights.get(k as usize - 1).copied().unwrap_or(1.0);
+            if self.act(k) { w * context } else { w }
         };
         let e = evidence(surprises, keys, self.floor, weight, per_key);
         // The volume of each surprising key and of each act against the user's own rate: every
@@ -1216,7 +1223,7 @@ impl Judge<'_> {
         // user's share.
         tally.clear();
         for &k in keys {
-            let act = self.acts.get(k as usize - 1).copied().unwrap_or(false);
+            let act = self.act(k);
             if !act && !per_key.iter().any(|e| e.0 == k) {
                 continue;
             }
@@ -1694,9 +1701,7 @@ fn write_outputs(
                 out,
                 "{}\t{}\t{}\t{}\t{}\t{:.6}",
                 read.users[s.session.user as usize],
-                read.names
-                    .get(s.session.pc as usize)
-                    .map_or("?", String::as_str),
+                read.pc(&s.session).unwrap_or("?"),
                 time::format(first),
                 time::format(last),
                 s.keys,
@@ -1811,7 +1816,7 @@ fn report(
         .iter()
         .map(|s| {
             let (first, last) = s.session.span();
-            let pc = read.names.get(s.session.pc as usize).map(String::as_str);
+            let pc = read.pc(&s.session);
             insider_of(s.session.user).is_some_and(|i| i.acted_within(first, last + 1, pc))
         })
         .collect();
