@@ -468,6 +468,14 @@ fn signature(line: &str) -> u8 {
         4
     } else if has("supervisor") {
         3
+    } else if has("colleague") && has("file-open") && !has("from-usb") {
+        // Files opened at a colleague's PC: scenario 4's search for "interesting files"
+        // before they are mailed home. The mail (and the webmail page) were a scenario 4
+        // day's only acts, and a low-intensity insider (three days in five weeks) fell below
+        // benign users' one after-hours thumb-drive day, whose connect, copies and disconnect
+        // are four acts (9779: 10 benign users above them; none with this). A thumb drive's
+        // files at a colleague's PC are an IT admin's trade, not this.
+        4
     } else if has("own")
         && (has("after") || has("weekend"))
         && ["to-usb", "from-usb", "usb-connect", "usb-disconnect"]
@@ -545,17 +553,26 @@ fn levels(test: &[(u32, i64, f64, usize)]) -> Vec<f64> {
 }
 
 /// Adds one day's surprising keys (`per_key`, as [`evidence`] leaves them) to a user's
-/// incidents so far (`keys`: each key's evidence summed over their days above [`DAY_FLOOR`],
-/// in units of `typical`, the day scores' scale, but not less the user's baseline mean as a
-/// day's score is) and gives the largest: the user's top incident, one kind of odd act however
-/// many days it took. Measured as the alternative to the highest day in the user's
+/// incidents so far (`keys`: the evidence of each `kind` of key — [`Habits::incident_kind`] —
+/// summed over their days above [`DAY_FLOOR`], in units of `typical`, the day scores' scale,
+/// but not less the user's baseline mean as a day's score is) and gives the largest: the
+/// user's top incident, one kind of odd act however many days it took. By kind, not by key:
+/// the same mail home is a "new-recipient" key on its first day and another key after, and
+/// keyed apart it made two incidents of one (on the nineteen sets of the sixth round, benign
+/// users above the last insider: fewer on three, one more on one, 9339's 4 → 5; a scenario 4
+/// insider's score on 9779 from 189 to 208). Measured as the alternative to the highest day in the user's
 /// score on seeds 1001 / 4004 / 2002 / 3003: detection at 1% FPR 0.98 / 1.00 / 0.96 / 0.94 →
 /// 0.98 / 1.00 / 0.96 / 0.96 (a scenario 4 insider on 1001 from 31 benign users above to 10);
 /// weighing the incident 1.5 times reached 1.00 on 1001 but cost scenario 3 and 5 recall at
 /// the alert budget on 2002 and 4004, so it counts once.
-fn incident(keys: &mut FxHashMap<KeyId, f64>, per_key: &[(KeyId, f64, u32)], typical: f64) -> f64 {
+fn incident(
+    keys: &mut FxHashMap<u64, f64>,
+    per_key: &[(KeyId, f64, u32)],
+    typical: f64,
+    kind: impl Fn(KeyId) -> u64,
+) -> f64 {
     for (k, e, n) in per_key {
-        *keys.entry(*k).or_default() += e * (1.0 + f64::from(*n).ln()) / typical;
+        *keys.entry(kind(*k)).or_default() += e * (1.0 + f64::from(*n).ln()) / typical;
     }
     keys.values().copied().fold(0.0, f64::max)
 }
@@ -566,7 +583,7 @@ struct Running {
     sum: f64,
     top: f64,
     incident: f64,
-    keys: FxHashMap<KeyId, f64>,
+    keys: FxHashMap<u64, f64>,
 }
 
 impl Default for Running {
@@ -583,11 +600,12 @@ impl Default for Running {
 impl Running {
     /// Adds a day's score `s` and, when it is above the floor, its surprising keys (`per_key`,
     /// as [`evidence`] leaves them).
-    fn add(&mut self, s: f64, per_key: &[(KeyId, f64, u32)], typical: f64) {
+    fn add(&mut self, s: f64, per_key: &[(KeyId, f64, u32)], typical: f64, habits: &Habits) {
         self.top = self.top.max(s);
         if s > DAY_FLOOR {
             self.sum += s;
-            self.incident = incident(&mut self.keys, per_key, typical);
+            let kind = |k| habits.incident_kind(k);
+            self.incident = incident(&mut self.keys, per_key, typical, kind);
         }
     }
 
@@ -747,6 +765,15 @@ impl Habits {
             .checked_sub(1)
             .and_then(|i| self.kind_of.get(i))
             .copied()
+    }
+
+    /// What [`incident`]s gather `k` under: its [`kind`], or the key itself (apart from every
+    /// kind) when it has none.
+    fn incident_kind(&self, k: KeyId) -> u64 {
+        match self.kind(k) {
+            Some(kind) => u64::from(kind),
+            None => (1 << 32) | u64::from(k),
+        }
     }
 
     /// How much a key's excess surprise weighs by how few users had it in the baseline: from 1
@@ -1018,8 +1045,9 @@ const READ_BONUS: f64 = 1.0;
 
 /// The same for a sign that is an act on data or on others' machines ([`signature`]: any use of
 /// cloud storage — r5.2 does not tell an upload from a visit, and files going there is the
-/// scenario —, mail home from a colleague's PC, the supervisor's PC, a thumb drive out of hours
-/// or, where surprising, at one's own PC): four times a key that is only unusual. Benign users
+/// scenario —, mail home from a colleague's PC or files opened there, the supervisor's PC, a
+/// thumb drive out of hours or, where surprising, at one's own PC): four times a key that is
+/// only unusual. Benign users
 /// read job, leak and hacking sites for weeks (leavers, the curious); what insiders take out is
 /// rarer. Measured against [`READ_BONUS`] for every sign, on seeds 1001 / 4004 / 2002 / 3003
 /// (tuned on) and 8118 / 8228 / 8338 (looked at while choosing): detection at 1% FPR
@@ -1539,7 +1567,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             surprising.insert(n, per_key.clone());
         }
         let keys = surprising.get(&n).map_or(&[][..], Vec::as_slice);
-        running.entry(u).or_default().add(s, keys, typical);
+        running.entry(u).or_default().add(s, keys, typical, &habits);
     }
     let best: FxHashMap<u32, f64> = running.iter().map(|(u, r)| (*u, r.score())).collect();
     let scores: Vec<f64> = best.values().copied().collect();
@@ -1564,7 +1592,7 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             for n in days {
                 let (_, _, s, i) = test[n];
                 let keys = surprising.get(&n).map_or(&[][..], Vec::as_slice);
-                so_far.add(s, keys, typical);
+                so_far.add(s, keys, typical, &habits);
                 if s <= DAY_FLOOR {
                     continue;
                 }
@@ -2380,15 +2408,46 @@ mod tests {
     fn an_incident_adds_one_keys_days() {
         let mut keys = FxHashMap::default();
         // Day one: key 1 (evidence 4, twice: 4 (1 + ln 2)) and key 2 (evidence 8, once).
-        let one = incident(&mut keys, &[(1, 4.0, 2), (2, 8.0, 1)], 2.0);
+        let by_key = |k: KeyId| u64::from(k);
+        let one = incident(&mut keys, &[(1, 4.0, 2), (2, 8.0, 1)], 2.0, by_key);
         assert!((one - 4.0).abs() < 1e-12, "{one}");
         // Day two: key 1 again; its two days add up and pass key 2's one.
-        let two = incident(&mut keys, &[(1, 4.0, 1)], 2.0);
+        let two = incident(&mut keys, &[(1, 4.0, 1)], 2.0, by_key);
         let want = (4.0 * (1.0 + 2f64.ln()) + 4.0) / 2.0;
         assert!((two - want).abs() < 1e-12, "{two}");
         // A new key does not add to another's.
-        let three = incident(&mut keys, &[(3, 1.0, 1)], 2.0);
+        let three = incident(&mut keys, &[(3, 1.0, 1)], 2.0, by_key);
         assert!((three - want).abs() < 1e-12, "{three}");
+    }
+
+    #[test]
+    fn an_incident_gathers_a_kinds_variants() {
+        let lines = [
+            "email-send webmail attachment new-recipient colleague work",
+            "email-send webmail attachment supervisor work",
+            "email-send webmail attachment own work",
+        ];
+        let h = Habits::of(std::iter::empty(), kinds(&lines.map(String::from)));
+        assert_eq!(
+            h.incident_kind(1),
+            h.incident_kind(2),
+            "new words, whose PC"
+        );
+        assert_ne!(
+            h.incident_kind(1),
+            h.incident_kind(3),
+            "one's own PC is apart"
+        );
+        // A key past the kinds known stands alone, apart from every kind's number.
+        assert_ne!(h.incident_kind(4), h.incident_kind(5));
+        assert!((1..=3).all(|k| h.incident_kind(k) != h.incident_kind(4)));
+        // The first day's mail home to a new recipient and the second day's to a known one
+        // make one incident; the same at one's own PC stays another.
+        let mut keys = FxHashMap::default();
+        let kind = |k| h.incident_kind(k);
+        incident(&mut keys, &[(1, 4.0, 1), (3, 5.0, 1)], 2.0, kind);
+        let two = incident(&mut keys, &[(2, 4.0, 1)], 2.0, kind);
+        assert!((two - 4.0).abs() < 1e-12, "{two}");
     }
 
     #[test]
@@ -2629,6 +2688,15 @@ mod tests {
             "mailed home from a colleague's PC"
         );
         assert_eq!(signature("file-copy to-usb colleague work"), 0);
+        assert_eq!(signature("file-open colleague new-pc after"), 4, "a search");
+        assert_eq!(
+            signature("file-open from-usb colleague work"),
+            0,
+            "an admin's drive"
+        );
+        assert_eq!(signature("file-open supervisor work"), 3);
+        assert_eq!(signature("file-open own after"), 0);
+        assert!(is_act(4, "file-open colleague work"));
         // Visits to sites weigh less than acts.
         assert!(reading("http job new-site own work"));
         assert!(reading("http-download hacking own work"));
