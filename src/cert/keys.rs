@@ -92,11 +92,32 @@ struct UserContext {
     /// The most logged-on PC so far.
     own: Option<(Name, u32)>,
     pcs: FxHashSet<Name>,
-    domains: FxHashSet<Name>,
+    /// Sites visited, with the days they were visited on.
+    domains: FxHashMap<Name, Visits>,
+    /// The PC and time of the user's last file row that was not a delete.
+    last_file: Option<(Name, i64)>,
     recipients: FxHashSet<Name>,
     /// The supervisor (from LDAP, read once): their id until they are seen, then their index.
     supervisor: Supervisor,
 }
+
+/// How well a user knows a site: on how many days they visited it, and the last of them.
+#[derive(Debug, Clone, Copy)]
+struct Visits {
+    days: u32,
+    last: i64,
+}
+
+/// A site visited on this many days before is one the user knows: a request to it after a file
+/// was opened is browsing, not a likely upload ([`UPLOAD_WINDOW`]).
+const FAMILIAR_DAYS: u32 = 3;
+
+/// A request to a site the user hardly knows within this many seconds of opening a file on the
+/// same PC is keyed `after-file`: a likely upload. r5.2 does not tell an upload from a visit
+/// (r6.2 does, `http-upload`); a file picked and a page of an unfamiliar site a moment later,
+/// again and again, is what documents going to a cloud service the lists do not know look like.
+/// Benign browsing meets a file opened in the same minute on familiar sites mostly.
+const UPLOAD_WINDOW: i64 = 60;
 
 /// Where a user's supervisor is among the users seen.
 #[derive(Debug, Default)]
@@ -287,8 +308,28 @@ impl<'a> Keyer<'a> {
                     .class
                     .get_or_insert_with(|| classify(word));
                 push(class.word());
-                if ctx.domains.insert(d) {
+                let today = a.time.div_euclid(super::time::DAY);
+                let mut known = true;
+                let visits = ctx.domains.entry(d).or_insert_with(|| {
+                    known = false;
+                    Visits {
+                        days: 0,
+                        last: i64::MIN,
+                    }
+                });
+                if !known {
                     push("new-site");
+                }
+                let familiar = visits.days - u32::from(visits.last == today) >= FAMILIAR_DAYS;
+                if visits.last != today {
+                    visits.days += 1;
+                    visits.last = today;
+                }
+                let after_file = ctx
+                    .last_file
+                    .is_some_and(|(at, t)| at == pc && (0..=UPLOAD_WINDOW).contains(&(a.time - t)));
+                if after_file && !familiar {
+                    push("after-file");
                 }
             }
             Kind::Email {
@@ -349,6 +390,9 @@ impl<'a> Keyer<'a> {
                     Some(a) if a.ends_with("Delete") => "file-delete",
                     _ => "file-open",
                 });
+                if !activity.as_deref().is_some_and(|a| a.ends_with("Delete")) {
+                    ctx.last_file = Some((pc, a.time));
+                }
                 if *to_removable {
                     push("to-usb");
                 }
@@ -587,6 +631,69 @@ mod tests {
         assert_eq!(logon(&mut k, "ANN", "PC-Z"), "logon own work");
         logon(&mut k, "BOSS", "PC-X");
         assert_eq!(logon(&mut k, "ANN", "PC-X"), "logon supervisor new-pc work");
+    }
+
+    #[test]
+    fn a_site_hardly_known_right_after_a_file_is_a_likely_upload() {
+        let org = org();
+        let mut k = Keyer::new(&org, classify);
+        let mut key = |d: &str, pc: &str, kind: Kind| k.key(&at(d, "ANN", pc, kind)).to_string();
+        let open = |act: &str| Kind::File {
+            path: "C:\\a.doc".into(),
+            activity: Some(act.into()),
+            to_removable: false,
+            from_removable: false,
+        };
+        let http = |url: &str| Kind::Http {
+            url: url.into(),
+            activity: None,
+        };
+        key("01/04/2010 08:00:00", "PC-A", Kind::Logon);
+        key("01/04/2010 09:00:00", "PC-A", open("File Open"));
+        // Within the minute, on the PC of the file: new site or not, it is after a file.
+        assert_eq!(
+            key("01/04/2010 09:00:20", "PC-A", http("http://box.io/up")),
+            "http other new-site after-file own work"
+        );
+        assert_eq!(
+            key("01/04/2010 09:01:00", "PC-A", http("http://box.io/up")),
+            "http other after-file own work"
+        );
+        // A minute and a second later, or from another PC, it is browsing.
+        assert_eq!(
+            key("01/04/2010 09:01:01", "PC-A", http("http://box.io/up")),
+            "http other own work"
+        );
+        assert_eq!(
+            key("01/04/2010 09:00:30", "PC-B", http("http://box.io/up")),
+            "http other other new-pc work"
+        );
+        // A delete picks no file.
+        key("01/04/2010 09:10:00", "PC-A", open("File Delete"));
+        assert_eq!(
+            key("01/04/2010 09:10:10", "PC-A", http("http://box.io/up")),
+            "http other own work"
+        );
+        // Visited on 01/04, 01/05 and 01/06, it is still hardly known on those days (many
+        // requests in one day are one day); from the fourth day on, it is a site she knows.
+        for (day, expect) in [
+            ("01/05", "http other after-file own work"),
+            ("01/06", "http other after-file own work"),
+            ("01/07", "http other own work"),
+        ] {
+            key(&format!("{day}/2010 09:00:00"), "PC-A", open("File Write"));
+            for _ in 0..2 {
+                assert_eq!(
+                    key(
+                        &format!("{day}/2010 09:00:30"),
+                        "PC-A",
+                        http("http://box.io/x")
+                    ),
+                    expect,
+                    "{day}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -456,7 +456,9 @@ fn signature(line: &str) -> u8 {
         1
     } else if has("job") {
         2
-    } else if has("cloud") {
+    } else if has("cloud") || (has("after-file") && !has("webmail")) {
+        // Cloud storage, and a likely upload to a site the lists do not know (of the site
+        // classes, only "other" and webmail are left here).
         5
     } else if away && (has("webmail") || (has("external") && has("attachment"))) {
         // Mail home from a colleague's PC (the supervisor's too): scenario 4. A personal
@@ -861,7 +863,7 @@ impl Habits {
 /// colleagues' (the same results on seeds 1001 / 2002 / 3003 / 4004 with it merged).
 fn kind(line: &str) -> String {
     let words: Vec<&str> = line.split(' ').collect();
-    // The key's layout: act [class] [dest] [attachment] [new-*] pc [new-pc] time.
+    // The key's layout: act [class] [dest] [attachment] [new-*] [after-file] pc [new-pc] time.
     let Some((&time, rest)) = words.split_last() else {
         return line.to_string();
     };
@@ -1046,7 +1048,8 @@ const READ_BONUS: f64 = 1.0;
 
 /// The same for a sign that is an act on data or on others' machines ([`signature`]: any use of
 /// cloud storage — r5.2 does not tell an upload from a visit, and files going there is the
-/// scenario —, mail home from a colleague's PC or files opened there, the supervisor's PC, a
+/// scenario —, a likely upload to a site the lists do not know (`after-file`), mail home from
+/// a colleague's PC or files opened there, the supervisor's PC, a
 /// thumb drive out of hours or, where surprising, at one's own PC): four times a key that is
 /// only unusual. Benign users
 /// read job, leak and hacking sites for weeks (leavers, the curious); what insiders take out is
@@ -2677,6 +2680,14 @@ mod tests {
         assert_eq!(signature("file-copy to-usb other work"), 0);
         assert_eq!(signature("http job new-site own work"), 2);
         assert_eq!(signature("http cloud own after"), 5);
+        assert_eq!(signature("http other after-file own after"), 5, "an upload");
+        assert_eq!(signature("http other own after"), 0, "a visit");
+        assert_eq!(
+            signature("http webmail after-file other work"),
+            0,
+            "webmail is mail"
+        );
+        assert!(is_act(5, "http other new-site after-file own work"));
         assert_eq!(signature("email-send webmail attachment colleague work"), 4);
         assert_eq!(
             signature("email-send external attachment colleague after"),
