@@ -509,6 +509,8 @@ struct Person {
     leak_read_p: f64,
     hacking_p: f64,
     announce_p: f64,
+    /// The chance of a workday on which they send documents to a web site ([`Sim::uploads`]).
+    upload_p: f64,
     off: Vec<bool>,
     job_hunt_from: Option<usize>,
     farewell_copy: bool,
@@ -777,6 +779,7 @@ impl<'a> Sim<'a> {
                 leak_read_p: 0.0,
                 hacking_p: 0.0,
                 announce_p: 0.0,
+                upload_p: 0.0,
                 off: Vec::new(),
                 job_hunt_from: None,
                 farewell_copy: false,
@@ -978,6 +981,14 @@ impl<'a> Sim<'a> {
             p.announce_p = match kind {
                 Kind::Executive | Kind::Manager => rng.range(0.01, 0.05),
                 _ => 0.0,
+            };
+            // From a stream of its own, as the uploads are: a seed's other rows stay what they
+            // were before benign uploads were simulated.
+            let mut side = Rng::derive(self.cfg.seed, 6, i as u64, 0);
+            p.upload_p = if side.chance(0.4) {
+                side.range(0.003, 0.03)
+            } else {
+                0.0
             };
             for (k, v) in p.psych.iter_mut().enumerate() {
                 let mean = if k == 3 { 30.0 } else { 28.0 };
@@ -1609,6 +1620,37 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Documents a benign user sends to a web site on some workdays, each opened and then sent
+    /// a moment later: to their cloud storage, or to a site new to them (an expense system, a
+    /// conference, a customer's portal). The hard negative of a scenario 5 upload to a site the
+    /// lists do not know. Drawn from a stream of their own, so that a seed's other rows are
+    /// those it had before these were simulated.
+    fn uploads(&mut self, u: usize, day: usize, (a, b): (i64, i64)) {
+        let mut rng = Rng::derive(self.cfg.seed, 5, u as u64, day as u64);
+        let p = &self.people[u];
+        if b - a < 1800 || !rng.chance(p.upload_p) {
+            return;
+        }
+        let site = if p.cloud_p > 0.0 && rng.chance(0.5) {
+            p.cloud_site.clone()
+        } else {
+            rng.pick(&self.tail).clone()
+        };
+        let (pc, docs) = (p.pc, p.docs.clone());
+        let mut t = a + (rng.unit() * (b - a - 1200) as f64) as i64;
+        for _ in 0..rng.int(1, 4) {
+            if t + 60 > b {
+                break;
+            }
+            let doc = rng.pick(&docs).clone();
+            self.file(&mut rng, t, u, pc, &doc, "File Open", false, false, None);
+            let url = Self::url(&mut rng, &site, None);
+            let sent = t + rng.int(5, 60);
+            self.http(&mut rng, sent, u, pc, &url, None);
+            t += 60 + rng.exp(600.0) as i64;
+        }
+    }
+
     /// One user's ordinary day; returns their main session at their PC, when they work.
     fn benign_day(&mut self, rng: &mut Rng, u: usize, day: usize) -> Option<(i64, i64)> {
         let p = &self.people[u];
@@ -1967,6 +2009,9 @@ impl<'a> Sim<'a> {
                 }
                 let mut rng = Rng::derive(self.cfg.seed, 3, u as u64, day as u64);
                 let work = self.benign_day(&mut rng, u, day);
+                if let Some(work) = work {
+                    self.uploads(u, day, work);
+                }
                 if let Some(k) = self.insider_of[u] {
                     let mut rng = Rng::derive(self.cfg.seed, 4, k as u64, day as u64);
                     self.malicious(&mut rng, k, day, work);
@@ -2304,6 +2349,57 @@ mod tests {
         assert!(thumbs.len() >= 5, "{thumbs:?}");
         assert!(pcs.values().any(|p| p.len() >= 5), "admins log on widely");
         assert!(after_hours > 0 && personal > 0);
+    }
+
+    #[test]
+    fn benign_uploads_are_files_each_sent_a_moment_after_it_is_opened() {
+        let cfg = small(9, &[]);
+        let cats = Categories::embedded();
+        let mut sim = Sim::new(&cfg, 0, &cats);
+        let (a, b) = (sim.at(3, 9.0), sim.at(3, 17.0));
+        sim.people[0].upload_p = 0.0;
+        sim.uploads(0, 3, (a, b));
+        assert!(sim.rows.is_empty(), "none for a user who never uploads");
+        sim.people[0].upload_p = 1.0;
+        sim.uploads(0, 3, (a, b));
+        let rows = std::mem::take(&mut sim.rows);
+        assert!(
+            (2..=8).contains(&rows.len()) && rows.len() % 2 == 0,
+            "{}",
+            rows.len()
+        );
+        let pc = &sim.pcs[sim.people[0].pc];
+        for pair in rows.chunks(2) {
+            let (file, http) = (&pair[0], &pair[1]);
+            assert!(file.source == source_index(Source::File), "{}", file.text);
+            assert!(
+                file.text.contains(",File Open,False,False,"),
+                "{}",
+                file.text
+            );
+            assert!(http.source == source_index(Source::Http), "{}", http.text);
+            assert!((5..=60).contains(&(http.time - file.time)));
+            assert!(a <= file.time && http.time <= b);
+            assert!(file.text.contains(pc.as_str()) && http.text.contains(pc.as_str()));
+            assert!(file.insider.is_none() && http.insider.is_none());
+        }
+        // One site per day; another day draws again from its own stream, the same each time.
+        let sites: BTreeSet<&str> = rows
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .filter_map(|r| r.text.split("://").nth(1)?.split('/').next())
+            .collect();
+        assert_eq!(sites.len(), 1, "{sites:?}");
+        sim.uploads(0, 3, (a, b));
+        assert_eq!(
+            sim.rows.iter().map(|r| &r.text).collect::<Vec<_>>(),
+            rows.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
+        // A session too short for them has none.
+        sim.rows.clear();
+        sim.uploads(0, 4, (a, a + 600));
+        assert!(sim.rows.is_empty());
     }
 
     #[test]
