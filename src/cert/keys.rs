@@ -2,8 +2,10 @@
 //! whose words are the activity and what makes it unusual for *this* user — the hour (work,
 //! after hours, weekend), whose PC (own, a colleague's, a shared one, the supervisor's), removable
 //! media, the URL's category, where an e-mail goes (internal, external, personal webmail),
-//! attachments, and whether the PC, site or recipient is new for the user. Equal lines are one
-//! key; the vocabulary stays small (a few hundred lines) because each word has few values.
+//! attachments, whether the PC, site or recipient is new for the user, and whether a request to
+//! a site they hardly know follows a file row within the minute (`after-file`, a likely
+//! upload). Equal lines are one key; the vocabulary stays small (a few hundred lines) because
+//! each word has few values.
 //!
 //! Context is learned online, as the stream goes: a user's own PC is the one they have logged on
 //! to most so far; "new" means not seen for this user before in the stream. URL and e-mail
@@ -109,11 +111,13 @@ struct Visits {
 }
 
 /// A site visited on this many days before is one the user knows: a request to it after a file
-/// was opened is browsing, not a likely upload ([`UPLOAD_WINDOW`]).
+/// was opened is browsing, not a likely upload ([`UPLOAD_WINDOW`]). Upload days count too, so
+/// uploads to one site on a fourth day are no longer keyed as such (the first three are).
 const FAMILIAR_DAYS: u32 = 3;
 
-/// A request to a site the user hardly knows within this many seconds of opening a file on the
-/// same PC is keyed `after-file`: a likely upload. r5.2 does not tell an upload from a visit
+/// A request to a site the user hardly knows within this many seconds of the user's last file
+/// row on the same PC (opened, written or copied; not a delete) is keyed `after-file`: a likely
+/// upload. r5.2 does not tell an upload from a visit
 /// (r6.2 does, `http-upload`); a file picked and a page of an unfamiliar site a moment later,
 /// again and again, is what documents going to a cloud service the lists do not know look like.
 /// Benign browsing meets a file opened in the same minute on familiar sites mostly.
@@ -321,7 +325,8 @@ impl<'a> Keyer<'a> {
                     push("new-site");
                 }
                 let familiar = visits.days - u32::from(visits.last == today) >= FAMILIAR_DAYS;
-                if visits.last != today {
+                // Rows out of order (a file of the release unsorted) add no day twice.
+                if today > visits.last {
                     visits.days += 1;
                     visits.last = today;
                 }
@@ -659,7 +664,12 @@ mod tests {
             key("01/04/2010 09:01:00", "PC-A", http("http://box.io/up")),
             "http other after-file own work"
         );
-        // A minute and a second later, or from another PC, it is browsing.
+        // A minute and a second later, before the file (a row out of order), or from another
+        // PC, it is browsing.
+        assert_eq!(
+            key("01/04/2010 08:59:50", "PC-A", http("http://box.io/up")),
+            "http other own work"
+        );
         assert_eq!(
             key("01/04/2010 09:01:01", "PC-A", http("http://box.io/up")),
             "http other own work"
