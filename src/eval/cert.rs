@@ -11,7 +11,9 @@
 //! ([`LEAVING_WEIGHT`], departures from LDAP; more again before a layoff, [`LAYOFF_WEIGHT`])
 //! or while the user is job hunting ([`HUNTING_WEIGHT`]), plus how far the count that day of
 //! each surprising key, and of each act surprising or not, is above the user's own rate
-//! ([`volume`]).
+//! ([`volume`]) and, on those leaving or job-hunting days, how far the day took the user's count
+//! of a habitual act over a fortnight above their busiest fortnight of the baseline
+//! ([`Judge::rate`]).
 //! A day's score is that evidence above the user's own baseline mean, a session's the same of
 //! its own keys, and a user's score the sum of their test days' scores above 1 plus their
 //! highest day or top [`incident`], whichever is more; a user-day's alert level adds the user's
@@ -901,14 +903,85 @@ fn kinds(lines: &[String]) -> Vec<u32> {
 /// says how far the day's count is above the user's own: forty copies to a drive by someone who
 /// copies a few a week are many, by someone who never did, far more.
 fn volume(n: u32, lambda: f64) -> f64 {
-    let tail = |n: f64| {
-        if n > lambda {
-            n * (n / lambda).ln() - n + lambda
-        } else {
-            0.0
+    (tail(f64::from(n), lambda) - tail(1.0, lambda)).max(0.0)
+}
+
+/// The Chernoff bound of `-ln P(X >= n)` for a Poisson count of mean `lambda`: `n ln(n/λ) - n +
+/// λ`, 0 when `n <= λ`.
+fn tail(n: f64, lambda: f64) -> f64 {
+    if n > lambda {
+        n * (n / lambda).ln() - n + lambda
+    } else {
+        0.0
+    }
+}
+
+/// The days (calendar) of the window over which [`Judge::rate`] counts an act: two working
+/// weeks, about the span of a scenario 2 insider's copying (the last two fifths of a job hunt of
+/// a month or two). Set once, before any run.
+const RATE_DAYS: i64 = 14;
+
+/// How much a nat of [`Judge::rate`] weighs, times the act's weight (context included): ten
+/// times a day's volume ([`ACT_VOLUME`]), as it counts only what the user never did in a
+/// fortnight of their baseline. Chosen between 1.5 and 5 on two sets (benign users above the
+/// last insider on 10505 / 2002: 5 / 1 and 1 / 1; before the rate 13 / 1), then run once on
+/// forty: every insider flagged at 1% FPR on all (BENCHMARKS.md, ninth round).
+const RATE_VOLUME: f64 = 5.0;
+
+/// Each user's highest count of each act (`acts`, by key id - 1) in [`RATE_DAYS`] of their
+/// baseline days (before `split`): the busiest fortnight their habit has had. `all` is in
+/// (user, day) order; an act a user never did in the baseline has no entry.
+fn peaks(all: &[(&(u32, i64), &Day)], acts: &[bool], split: i64) -> FxHashMap<(u32, KeyId), f64> {
+    let mut out: FxHashMap<(u32, KeyId), f64> = FxHashMap::default();
+    // Per act of the user: (day, count) of their baseline days with it, in order.
+    let mut per: FxHashMap<KeyId, Vec<(i64, f64)>> = FxHashMap::default();
+    let mut counts: FxHashMap<KeyId, f64> = FxHashMap::default();
+    let mut i = 0;
+    while i < all.len() {
+        let user = all[i].0.0;
+        per.clear();
+        while i < all.len() && all[i].0.0 == user {
+            let (k, d) = all[i];
+            if k.1 < split {
+                for &key in &d.keys {
+                    if acts.get(key as usize - 1).copied().unwrap_or(false) {
+                        *counts.entry(key).or_default() += 1.0;
+                    }
+                }
+                for (key, c) in counts.drain() {
+                    per.entry(key).or_default().push((k.1, c));
+                }
+            }
+            i += 1;
         }
-    };
-    (tail(f64::from(n)) - tail(1.0)).max(0.0)
+        for (key, days) in &per {
+            let (mut lo, mut sum, mut best) = (0, 0.0, 0.0f64);
+            for &(d, c) in days {
+                sum += c;
+                while days[lo].0 <= d - RATE_DAYS {
+                    sum -= days[lo].1;
+                    lo += 1;
+                }
+                best = best.max(sum);
+            }
+            out.insert((user, *key), best);
+        }
+    }
+    out
+}
+
+/// The user's days less than twice [`RATE_DAYS`] before `all[i]`'s, in order (`all` is in
+/// (user, day) order): the fortnight before it and the fortnights that ended on those days.
+fn recent<'a, 'd>(
+    all: &'a [(&'d (u32, i64), &'d Day)],
+    i: usize,
+) -> &'a [(&'d (u32, i64), &'d Day)] {
+    let (user, day) = *all[i].0;
+    let mut j = i;
+    while j > 0 && all[j - 1].0.0 == user && all[j - 1].0.1 > day - 2 * RATE_DAYS {
+        j -= 1;
+    }
+    &all[j..i]
 }
 
 /// The per-key surprises of `keys` (`-ln p` of each key given the ones before it); a key the
@@ -964,6 +1037,8 @@ struct Judge<'a> {
     departures: Vec<Option<(i64, f64)>>,
     /// The test days on which a user is job hunting ([`hunting_days`]).
     hunting: FxHashSet<(u32, i64)>,
+    /// Each user's highest count of each act in a fortnight of the baseline ([`peaks`]).
+    peaks: FxHashMap<(u32, KeyId), f64>,
 }
 
 /// How much a surprising key's [`volume`] (nats of a Poisson tail) adds to a day's evidence,
@@ -1142,6 +1217,27 @@ impl Judge<'_> {
         self.acts.get(k as usize - 1).copied().unwrap_or(false)
     }
 
+    /// How much more the user's acts weigh on `day`: a leaver's last days (test days only), a
+    /// job hunt's; the larger weight, as both say the user may be leaving.
+    fn context(&self, user: u32, day: i64) -> f64 {
+        let leaving = match self.departures.get(user as usize).copied().flatten() {
+            Some((d, w)) if day >= self.split && (d - LEAVING_DAYS..d).contains(&day) => w,
+            _ => 1.0,
+        };
+        if self.hunting.contains(&(user, day)) {
+            leaving.max(HUNTING_WEIGHT)
+        } else {
+            leaving
+        }
+    }
+
+    /// Key `k`'s weight in a day's evidence ([`key_weights`]), an act's times the day's
+    /// `context` ([`Judge::context`]).
+    fn weight(&self, k: KeyId, context: f64) -> f64 {
+        let w = self.weights.get(k as usize - 1).copied().unwrap_or(1.0);
+        if self.act(k) { w * context } else { w }
+    }
+
     /// One day's keys with their personal surprise ([`Habits`]); a baseline day (before the
     /// split) is judged without its own keys (`scratch.counts`, left for [`Judge::day`]).
     fn surprises(&self, user: u32, day: i64, keys: &[KeyId], scratch: &mut Scratch) {
@@ -1178,12 +1274,14 @@ impl Judge<'_> {
         self
     }
 
-    /// A day's [`evidence`], its surprising keys left in `per_key`.
+    /// A day's [`evidence`] and the [`Judge::rate`] of its acts over the `recent` days (the
+    /// user's before it: [`recent`]), its surprising keys left in `per_key`.
     fn day(
         &self,
         user: u32,
         day: i64,
         keys: &[KeyId],
+        recent: &[(&(u32, i64), &Day)],
         scratch: &mut Scratch,
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
@@ -1193,7 +1291,76 @@ impl Judge<'_> {
             counts,
             tally,
         } = scratch;
-        self.evidence_of(user, day, keys, surprises, counts, tally, per_key)
+        let e = self.evidence_of(user, day, keys, surprises, counts, tally, per_key);
+        e + self.rate((user, day), recent, tally, per_key)
+    }
+
+    /// How far the day took the user's count of each of their habitual acts over the last
+    /// [`RATE_DAYS`] above their busiest fortnight in the baseline ([`peaks`]), on a day their
+    /// acts weigh more ([`Judge::context`]: a leaver's last weeks, a job hunt). Scenario 2 is a
+    /// job hunt, then a thumb drive "at markedly higher rates than" before leaving: for a
+    /// habitual thumb-drive user, weeks of more copies than usual, no one day of them unusual
+    /// beside their days of none and days of nine. The Poisson [`tail`] of the fortnight's
+    /// count with the busiest baseline fortnight as its mean, less the highest such tail of
+    /// the fortnights that ended on the days of the last two weeks (so a fortnight that stays
+    /// high counts once, on the days it climbs), weighed [`RATE_VOLUME`]. Against a Poisson
+    /// mean instead of the user's own busiest fortnight, benign leavers with a bursty habit
+    /// climbed as high (BENCHMARKS.md, ninth round). An act new to the user has no peak and
+    /// counts by its day ([`volume`]), and so does a day with none of the user's in the four
+    /// weeks before it (back from leave). `recent` are the user's days before ([`recent`]),
+    /// `tally` the day's acts ([`Judge::evidence_of`]); an act that is only its rise joins
+    /// `per_key` as a volume does.
+    fn rate(
+        &self,
+        (user, day): (u32, i64),
+        recent: &[(&(u32, i64), &Day)],
+        tally: &[(KeyId, u32, bool)],
+        per_key: &mut Vec<(KeyId, f64, u32)>,
+    ) -> f64 {
+        let context = self.context(user, day);
+        if recent.is_empty() || context <= 1.0 {
+            return 0.0;
+        }
+        let mut extra = 0.0;
+        let mut days: Vec<(i64, f64)> = Vec::with_capacity(recent.len() + 1);
+        for &(k, c, act) in tally {
+            if !act {
+                continue;
+            }
+            let Some(&peak) = self.peaks.get(&(user, k)) else {
+                continue;
+            };
+            days.clear();
+            for (key, d) in recent {
+                days.push((key.1, d.keys.iter().filter(|&&x| x == k).count() as f64));
+            }
+            days.push((day, f64::from(c)));
+            // The tail of the fortnight that ended on `days[i]`.
+            let fortnight = |i: usize| {
+                let end = days[i].0;
+                let n: f64 = days[..=i]
+                    .iter()
+                    .filter(|d| d.0 > end - RATE_DAYS)
+                    .map(|d| d.1)
+                    .sum();
+                tail(n, peak)
+            };
+            let now = fortnight(days.len() - 1);
+            let before = (0..days.len() - 1)
+                .filter(|&i| days[i].0 > day - RATE_DAYS)
+                .map(fortnight)
+                .fold(0.0, f64::max);
+            let rise = now - before;
+            if rise <= 0.0 {
+                continue;
+            }
+            let v = RATE_VOLUME * self.weight(k, context) * rise;
+            extra += v;
+            if !per_key.iter().any(|e| e.0 == k) {
+                per_key.push((k, v, 1));
+            }
+        }
+        extra
     }
 
     /// The raw evidence of each of a test day's `sessions` (pushed to `out`, in order), after
@@ -1234,21 +1401,8 @@ impl Judge<'_> {
         tally: &mut Vec<(KeyId, u32, bool)>,
         per_key: &mut Vec<(KeyId, f64, u32)>,
     ) -> f64 {
-        // A leaver's last days (test days only), a job hunt's: the larger weight, as both say
-        // the user may be leaving.
-        let leaving = match self.departures.get(user as usize).copied().flatten() {
-            Some((d, w)) if day >= self.split && (d - LEAVING_DAYS..d).contains(&day) => w,
-            _ => 1.0,
-        };
-        let context = if self.hunting.contains(&(user, day)) {
-            leaving.max(HUNTING_WEIGHT)
-        } else {
-            leaving
-        };
-        let weight = |k: KeyId| {
-            let w = self.weights.get(k as usize - 1).copied().unwrap_or(1.0);
-            if self.act(k) { w * context } else { w }
-        };
+        let context = self.context(user, day);
+        let weight = |k: KeyId| self.weight(k, context);
         let e = evidence(surprises, keys, self.floor, weight, per_key);
         // The volume of each surprising key and of each act against the user's own rate: every
         // use of it that day (not only the surprising ones), against the day's length times the
@@ -1328,12 +1482,15 @@ fn evidence_all(
     std::thread::scope(|scope| {
         let handles: Vec<_> = all
             .chunks(chunk)
-            .map(|part| {
+            .enumerate()
+            .map(|(c, part)| {
+                let offset = c * chunk;
                 scope.spawn(move || {
                     let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
                     let (mut days, mut out) = (Vec::with_capacity(part.len()), Vec::new());
-                    for (k, d) in part {
-                        let raw = judge.day(k.0, k.1, &d.keys, &mut scratch, &mut per_key);
+                    for (i, (k, d)) in part.iter().enumerate() {
+                        let recent = recent(all, offset + i);
+                        let raw = judge.day(k.0, k.1, &d.keys, recent, &mut scratch, &mut per_key);
                         days.push(raw);
                         if k.1 < judge.split {
                             continue;
@@ -1486,6 +1643,14 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             let job: Vec<bool> = read.lines.iter().map(|l| job_site(l)).collect();
             hunting_days(&all, &job, split)
         },
+        peaks: {
+            let acts: Vec<bool> = signs
+                .iter()
+                .zip(&read.lines)
+                .map(|(&s, l)| is_act(s, l))
+                .collect();
+            peaks(&all, &acts, split)
+        },
         signs,
     }
     .with_floor(&baseline, &read.days);
@@ -1567,7 +1732,8 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
     for (n, &(u, d, s, i)) in test.iter().enumerate() {
         if s > DAY_FLOOR {
-            judge.day(u, d, &all[i].1.keys, &mut scratch, &mut per_key);
+            let recent = recent(&all, i);
+            judge.day(u, d, &all[i].1.keys, recent, &mut scratch, &mut per_key);
             surprising.insert(n, per_key.clone());
         }
         let keys = surprising.get(&n).map_or(&[][..], Vec::as_slice);
@@ -2489,6 +2655,35 @@ mod tests {
     }
 
     #[test]
+    fn recent_days_reach_back_two_fortnights_and_peaks_are_the_busiest_baseline_fortnight() {
+        let keys = [(0, 1), (0, 10), (0, 20), (0, 30), (1, 21), (1, 22), (1, 50)];
+        let d = Day::default();
+        let all: Vec<(&(u32, i64), &Day)> = keys.iter().map(|k| (k, &d)).collect();
+        let days = |i| recent(&all, i).iter().map(|(k, _)| **k).collect::<Vec<_>>();
+        assert_eq!(days(0), []);
+        // Day 2 and before are 2 × RATE_DAYS or more before day 30.
+        assert_eq!(days(3), [(0, 10), (0, 20)]);
+        assert_eq!(days(2), [(0, 1), (0, 10)]);
+        // Another user's days are not theirs.
+        assert_eq!(days(4), []);
+        assert_eq!(days(5), [(1, 21)]);
+        assert_eq!(days(6), []);
+        // Key 1 an act, key 2 not. User 0: copies on days 0 (2), 13 (2: the same fortnight),
+        // 14 (3: day 0 has left it), 40 (9: the test period, from day 30). User 1: none.
+        let keys = [(0, 0), (0, 13), (0, 14), (0, 40), (1, 5)];
+        let days = [
+            day(&[1, 1, 2]),
+            day(&[1, 2, 1]),
+            day(&[1, 1, 1]),
+            day(&[1; 9]),
+            day(&[2, 2]),
+        ];
+        let all: Vec<(&(u32, i64), &Day)> = keys.iter().zip(&days).collect();
+        let got = peaks(&all, &[true, false], 30);
+        assert_eq!(got, FxHashMap::from_iter([((0, 1), 5.0)]));
+    }
+
+    #[test]
     fn an_act_counts_by_its_volume_and_weighs_more_before_leaving_or_a_layoff() {
         // Keys: 1 logon, 2 a file opened, 3 a copy to a thumb drive at one's own PC (an act),
         // 4 logoff. All three users copy twice a day in the baseline (days 0 to 19).
@@ -2534,11 +2729,14 @@ mod tests {
                 .collect(),
             departures: vec![None, Some((90, LEAVING_WEIGHT)), Some((90, LAYOFF_WEIGHT))],
             hunting: FxHashSet::from_iter([(0, 30), (1, 89), (2, 89)]),
+            // Users 0 and 1 copied twice a day in the baseline: 28 in their busiest fortnight;
+            // user 2 never did (as if: the rate then counts nothing).
+            peaks: FxHashMap::from_iter([((0, 3), 28.0), ((1, 3), 28.0)]),
             signs,
         };
         let (mut scratch, mut per_key) = (Scratch::default(), Vec::new());
         let mut score = |user, day, keys: &[KeyId]| {
-            let s = judge.day(user, day, keys, &mut scratch, &mut per_key);
+            let s = judge.day(user, day, keys, &[], &mut scratch, &mut per_key);
             (s, per_key.clone())
         };
         // The usual two copies: nothing.
@@ -2575,6 +2773,34 @@ mod tests {
         let layoff = score(2, 89, &many).0;
         assert!((layoff - LAYOFF_WEIGHT * s0).abs() < 1e-9, "{layoff} {s0}");
         assert!((score(2, 89 - LEAVING_DAYS, &many).0 - s0).abs() < 1e-9);
+        // The rate over RATE_DAYS (Judge::rate), given the user's days before: a fortnight of
+        // the usual two copies a day, or of twelve.
+        let busy = day(&many);
+        let fortnight: Vec<(u32, i64)> = (16..30).map(|d| (0, d)).collect();
+        let calm: Vec<(&(u32, i64), &Day)> = fortnight.iter().map(|k| (k, &usual)).collect();
+        let weeks: Vec<(&(u32, i64), &Day)> = fortnight.iter().map(|k| (k, &busy)).collect();
+        let mut rated = |user, day, keys: &[KeyId], recent: &[(&(u32, i64), &Day)]| {
+            let s = judge.day(user, day, keys, recent, &mut scratch, &mut per_key);
+            (s, per_key.clone())
+        };
+        // The usual day after usual days, job hunting: nothing.
+        assert_eq!(rated(0, 30, &usual.keys, &calm), (0.0, Vec::new()));
+        // Twelve copies while job hunting take the fortnight (36) above the busiest of the
+        // baseline (28): more than the day alone, the copy its one key. In a leaver's last
+        // weeks too.
+        let (climb, keys) = rated(0, 30, &many, &calm);
+        assert!(climb > hunting, "{climb} {hunting}");
+        assert_eq!(keys.iter().map(|k| k.0).collect::<Vec<_>>(), [3]);
+        let last: Vec<(u32, i64)> = (75..88).map(|d| (1, d)).collect();
+        let last: Vec<(&(u32, i64), &Day)> = last.iter().map(|k| (k, &usual)).collect();
+        assert!(rated(1, 88, &many, &last).0 > leaving);
+        // After a fortnight of twelve a day the fortnight is no higher than the ones before:
+        // it counted on the days it climbed.
+        assert!((rated(0, 30, &many, &weeks).0 - hunting).abs() < 1e-9);
+        // Not on a day of no context; not for a user with no copies in the baseline (the day's
+        // own volume judges a new act).
+        assert!((rated(0, 25, &many, &calm).0 - s0).abs() < 1e-9);
+        assert!((rated(2, 89, &many, &calm).0 - layoff).abs() < 1e-9);
         // A baseline day is never weighed up, even inside the window.
         let early = Judge {
             departures: vec![None, None, Some((30, LAYOFF_WEIGHT))],
@@ -2582,7 +2808,7 @@ mod tests {
             ..judge
         };
         let mut score =
-            |user, day, keys: &[KeyId]| early.day(user, day, keys, &mut scratch, &mut per_key);
+            |user, day, keys: &[KeyId]| early.day(user, day, keys, &[], &mut scratch, &mut per_key);
         assert!((score(2, 19, &many) - score(0, 19, &many)).abs() < 1e-9);
     }
 
