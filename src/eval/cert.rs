@@ -924,8 +924,9 @@ const RATE_DAYS: i64 = 14;
 /// How much a nat of [`Judge::rate`] weighs, times the act's weight (context included): ten
 /// times a day's volume ([`ACT_VOLUME`]), as it counts only what the user never did in a
 /// fortnight of their baseline. Chosen between 1.5 and 5 on two sets (benign users above the
-/// last insider on 10505 / 2002: 5 / 1 and 1 / 1; before the rate 13 / 1), then run once on
-/// forty: every insider flagged at 1% FPR on all (BENCHMARKS.md, ninth round).
+/// last insider on 10505 and 2002: 13 and 1 before the rate, 5 and 1 with 1.5, 1 and 1 with
+/// 5), then run once on forty: every insider flagged at 1% FPR on all (BENCHMARKS.md, ninth
+/// round).
 const RATE_VOLUME: f64 = 5.0;
 
 /// Each user's highest count of each act (`acts`, by key id - 1) in [`RATE_DAYS`] of their
@@ -1298,9 +1299,9 @@ impl Judge<'_> {
     /// How far the day took the user's count of each of their habitual acts over the last
     /// [`RATE_DAYS`] above their busiest fortnight in the baseline ([`peaks`]), on a day their
     /// acts weigh more ([`Judge::context`]: a leaver's last weeks, a job hunt). Scenario 2 is a
-    /// job hunt, then a thumb drive "at markedly higher rates than" before leaving: for a
-    /// habitual thumb-drive user, weeks of more copies than usual, no one day of them unusual
-    /// beside their days of none and days of nine. The Poisson [`tail`] of the fortnight's
+    /// job hunt, then a thumb drive used "at markedly higher rates than their previous
+    /// activity" before leaving: for a habitual thumb-drive user, weeks of more copies than
+    /// usual, no one day of them unusual beside their days of none and days of nine. The Poisson [`tail`] of the fortnight's
     /// count with the busiest baseline fortnight as its mean, less the highest such tail of
     /// the fortnights that ended on the days of the last two weeks (so a fortnight that stays
     /// high counts once, on the days it climbs), weighed [`RATE_VOLUME`]. Against a Poisson
@@ -2785,7 +2786,7 @@ mod tests {
         };
         // The usual day after usual days, job hunting: nothing.
         assert_eq!(rated(0, 30, &usual.keys, &calm), (0.0, Vec::new()));
-        // Twelve copies while job hunting take the fortnight (36) above the busiest of the
+        // Twelve copies while job hunting take the fortnight (38) above the busiest of the
         // baseline (28): more than the day alone, the copy its one key. In a leaver's last
         // weeks too.
         let (climb, keys) = rated(0, 30, &many, &calm);
