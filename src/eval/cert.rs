@@ -1613,6 +1613,12 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
     );
     let scorer = Scorer::new(&model);
     let signs: Vec<u8> = read.lines.iter().map(|l| signature(l)).collect();
+    let acts: Vec<bool> = signs
+        .iter()
+        .zip(&read.lines)
+        .map(|(&s, l)| is_act(s, l))
+        .collect();
+    let peaks = peaks(&all, &acts, split);
     let judge = Judge {
         scorer: &scorer,
         vocab: &model.vocab,
@@ -1621,11 +1627,6 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
         unknown: unknown_surprise(read.events),
         floor: 0.0,
         weights: key_weights(&signs, &read.lines, &habits),
-        acts: signs
-            .iter()
-            .zip(&read.lines)
-            .map(|(&s, l)| is_act(s, l))
-            .collect(),
         departures: {
             let laid_off = org.laid_off();
             read.users
@@ -1644,14 +1645,8 @@ pub fn run(cfg: &CertEval) -> Result<(Vec<UserResult>, Option<Report>), CertEval
             let job: Vec<bool> = read.lines.iter().map(|l| job_site(l)).collect();
             hunting_days(&all, &job, split)
         },
-        peaks: {
-            let acts: Vec<bool> = signs
-                .iter()
-                .zip(&read.lines)
-                .map(|(&s, l)| is_act(s, l))
-                .collect();
-            peaks(&all, &acts, split)
-        },
+        peaks,
+        acts,
         signs,
     }
     .with_floor(&baseline, &read.days);
